@@ -1,0 +1,935 @@
+//! The configuration: its JSON schema (plain serde structs) and its compilation into a [`Gate`].
+//!
+//! Two steps, as in Kuadrant's wasm-shim: `serde_json` reads the text into [`RawConfig`] (unknown
+//! fields are errors everywhere), then [`Gate::compile`] checks it as a whole and prepares
+//! everything a request needs: keys decoded and HMAC states set up, patterns parsed, static-token
+//! digests computed. Nothing of this is repeated per request, and a configuration that cannot be
+//! used is refused with one [`ConfigError`], so the gate never runs open.
+
+use crate::engine::{Gate, Identities, Route, RouteKind, StaticTokens};
+use crate::error::ConfigError;
+use crate::jwt::{ClaimPath, Key, Policy};
+use crate::path::{PathMatch, Pattern};
+use crate::sources::Source;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+/// Shortest accepted secret or static token, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Default bound on a token's size; larger tokens are refused before any decoding.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
+
+/// Where the gate looks up environment variables (the VM's, or a map in tests).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The configuration as written: see README's configuration reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `enforce` (default) blocks denied requests; `report` only marks and logs them.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Route rules, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    /// What happens to a request no rule matches.
+    #[serde(default = "default_route_kind")]
+    pub default: RouteKind,
+    /// Where tokens are looked for, in order.
+    #[serde(default = "default_sources")]
+    pub token_sources: Vec<Source>,
+    /// HS256 JWT settings; absent disables JWTs.
+    #[serde(default)]
+    pub jwt: Option<RawJwt>,
+    /// Static tokens (seed 002's scheme); absent disables them.
+    #[serde(default)]
+    pub static_tokens: Option<RawStatic>,
+    /// How rooms are compared.
+    #[serde(default)]
+    pub rooms: RawRooms,
+    /// Names of the identity headers sent upstream.
+    #[serde(default)]
+    pub forward: RawForward,
+    /// Remove the token from where it came before forwarding (default true).
+    #[serde(default = "yes")]
+    pub strip_token: bool,
+    /// Tokens longer than this many bytes are refused undecoded.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// Logging of verdicts.
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// Whether denials block or are only reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Denied requests get their 4xx answer.
+    #[default]
+    Enforce,
+    /// Every request goes through, marked with the verdict it would have had.
+    Report,
+}
+
+/// One route rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// How the path is matched.
+    #[serde(rename = "match")]
+    pub path: RawMatch,
+    /// What the route needs.
+    pub kind: RouteKind,
+    /// Where the room comes from, for `room` routes.
+    #[serde(default)]
+    pub room_from: Option<RoomFrom>,
+    /// The pattern variable holding the room (default `room`).
+    #[serde(default)]
+    pub room_param: Option<String>,
+    /// Claim values a JWT must carry on this route, e.g. `{"room_join": true}`.
+    #[serde(default)]
+    pub require: BTreeMap<String, Value>,
+    /// Message for `gone` and `deny` routes.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// How a rule matches the path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawMatch {
+    /// `{"exact": "/health"}`
+    Exact(String),
+    /// `{"prefix": "/static/"}`
+    Prefix(String),
+    /// `{"pattern": "/rooms/{room}/**"}`
+    Pattern(String),
+}
+
+/// Where a room route finds the room the request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomFrom {
+    /// A `{room}` variable of the pattern.
+    Path,
+    /// The query parameter named by `rooms.query_param` (default `room`).
+    Query,
+    /// The token itself (videocall.rs `/lobby?token=`).
+    Token,
+}
+
+/// JWT settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    /// Verification keys; default: one key from `JWT_APP_SECRET`.
+    #[serde(default = "default_keys")]
+    pub keys: Vec<RawKey>,
+    /// The algorithm; only `HS256` is supported.
+    #[serde(default = "default_algorithm")]
+    pub algorithm: String,
+    /// Accepted issuers; default: `JWT_ACCEPTED_ISSUERS` (comma-separated) if set, else any.
+    #[serde(default)]
+    pub issuers: Option<Vec<String>>,
+    /// Variable read when `issuers` is absent.
+    #[serde(default = "default_issuers_env")]
+    pub issuers_env: String,
+    /// Accepted audiences; default: `JWT_ACCEPTED_AUDIENCES` if set, else not checked.
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
+    /// Variable read when `audiences` is absent.
+    #[serde(default = "default_audiences_env")]
+    pub audiences_env: String,
+    /// Clock skew allowed for `exp`, `nbf`, `iat` (seconds, 0–600; default 30).
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: i64,
+    /// Longest accepted token lifetime (seconds; default 86400; 0 = no limit).
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime_seconds: i64,
+    /// Claim values every token must carry.
+    #[serde(default)]
+    pub require: BTreeMap<String, Value>,
+    /// Which claims carry the identity.
+    #[serde(default)]
+    pub claims: RawClaimNames,
+    /// Claim values that make a token an admin's (any one suffices).
+    #[serde(default = "default_admin_when")]
+    pub admin_when: BTreeMap<String, Value>,
+    /// Tokens without a room claim may enter every room (seed 002's optional `room`). Default false.
+    #[serde(default)]
+    pub allow_unscoped: bool,
+}
+
+/// One HS256 key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    /// Key ID matched against the token's `kid`.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// The secret inline (prefer `secret_env`).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The environment variable holding the secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// How the secret is written: `utf8` (default), `base64`, `base64url` or `hex`.
+    #[serde(default)]
+    pub encoding: Encoding,
+}
+
+/// How a secret is written in the configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// The bytes of the string itself (Jitsi's `JWT_APP_SECRET`).
+    #[default]
+    Utf8,
+    /// Standard base64, padding optional.
+    Base64,
+    /// URL-safe base64 (as in a JWK `k`), padding optional.
+    Base64url,
+    /// Hexadecimal.
+    Hex,
+}
+
+/// Which claims carry the identity forwarded upstream; lists are tried in order.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimNames {
+    /// The room claim (default `room`).
+    #[serde(default = "default_room_claim")]
+    pub room: String,
+    /// The subject (default `sub`).
+    #[serde(default = "default_subject_claims")]
+    pub subject: Vec<String>,
+    /// The display name.
+    #[serde(default = "default_name_claims")]
+    pub name: Vec<String>,
+    /// The moderator/host flag.
+    #[serde(default = "default_moderator_claims")]
+    pub moderator: Vec<String>,
+}
+
+impl Default for RawClaimNames {
+    fn default() -> Self {
+        Self {
+            room: default_room_claim(),
+            subject: default_subject_claims(),
+            name: default_name_claims(),
+            moderator: default_moderator_claims(),
+        }
+    }
+}
+
+/// Static tokens. Each may be given as `{"token": …}`, `{"sha256": hex}` or `{"env": NAME}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatic {
+    /// Valid for every room (seed 002's `AUTH_TOKEN`).
+    #[serde(default)]
+    pub global: Option<RawSecret>,
+    /// Valid for admin routes only (seed 002's `ADMIN_TOKEN`).
+    #[serde(default)]
+    pub admin: Option<RawSecret>,
+    /// Per-room tokens; checked before the global one.
+    #[serde(default)]
+    pub rooms: BTreeMap<String, RawSecret>,
+    /// An environment variable in seed 002's `room1:token1;room2:token2` form.
+    #[serde(default)]
+    pub rooms_env: Option<String>,
+}
+
+/// A static token or its SHA-256 digest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSecret {
+    /// The token itself.
+    Token(String),
+    /// Lower- or upper-case hex SHA-256 of the token: the config then holds no usable secret.
+    Sha256(String),
+    /// The environment variable holding the token.
+    Env(String),
+}
+
+/// Room comparison settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRooms {
+    /// Compare rooms ignoring ASCII case (Jitsi). Default false.
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// A room claim of `*` opens every room (Jitsi). Default false.
+    #[serde(default)]
+    pub wildcard: bool,
+    /// The query parameter naming the room (default `room`).
+    #[serde(default = "default_room_query")]
+    pub query_param: String,
+}
+
+impl Default for RawRooms {
+    fn default() -> Self {
+        Self {
+            case_insensitive: false,
+            wildcard: false,
+            query_param: default_room_query(),
+        }
+    }
+}
+
+/// Names of the headers the gate sets upstream. Client-sent copies are always removed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForward {
+    /// The room the request was allowed into.
+    #[serde(default = "h_room")]
+    pub room: String,
+    /// The token's subject.
+    #[serde(default = "h_subject")]
+    pub subject: String,
+    /// The display name.
+    #[serde(default = "h_name")]
+    pub name: String,
+    /// `true` or `false`.
+    #[serde(default = "h_moderator")]
+    pub moderator: String,
+    /// `true` when the credential is an admin's.
+    #[serde(default = "h_admin")]
+    pub admin: String,
+    /// How the request was authenticated: `jwt` or `static`.
+    #[serde(default = "h_auth")]
+    pub auth: String,
+    /// Report mode's verdict marker.
+    #[serde(default = "h_report")]
+    pub report: String,
+}
+
+impl Default for RawForward {
+    fn default() -> Self {
+        Self {
+            room: h_room(),
+            subject: h_subject(),
+            name: h_name(),
+            moderator: h_moderator(),
+            admin: h_admin(),
+            auth: h_auth(),
+            report: h_report(),
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// Level of the one line logged per denial: `trace`, `debug`, `info` (default), `warn`,
+    /// `error`, or `off`.
+    #[serde(default = "default_denial_level")]
+    pub denials: LogLevel,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            denials: default_denial_level(),
+        }
+    }
+}
+
+/// A log level for verdict lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Not logged.
+    Off,
+    /// Trace.
+    Trace,
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warn.
+    Warn,
+    /// Error.
+    Error,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_route_kind() -> RouteKind {
+    RouteKind::Deny
+}
+fn default_sources() -> Vec<Source> {
+    vec![
+        Source::Bearer,
+        Source::XAuthToken,
+        Source::Query("jwt".into()),
+        Source::Query("token".into()),
+    ]
+}
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+fn default_keys() -> Vec<RawKey> {
+    vec![RawKey {
+        kid: None,
+        secret: None,
+        secret_env: Some("JWT_APP_SECRET".into()),
+        encoding: Encoding::Utf8,
+    }]
+}
+fn default_algorithm() -> String {
+    crate::jwt::ALGORITHM.into()
+}
+fn default_issuers_env() -> String {
+    "JWT_ACCEPTED_ISSUERS".into()
+}
+fn default_audiences_env() -> String {
+    "JWT_ACCEPTED_AUDIENCES".into()
+}
+fn default_leeway() -> i64 {
+    30
+}
+fn default_max_lifetime() -> i64 {
+    86_400
+}
+fn default_admin_when() -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("role".into(), Value::from("admin")),
+        ("admin".into(), Value::Bool(true)),
+    ])
+}
+fn default_room_claim() -> String {
+    "room".into()
+}
+fn default_subject_claims() -> Vec<String> {
+    vec!["sub".into()]
+}
+fn default_name_claims() -> Vec<String> {
+    vec![
+        "context.user.name".into(),
+        "display_name".into(),
+        "name".into(),
+    ]
+}
+fn default_moderator_claims() -> Vec<String> {
+    vec![
+        "context.user.moderator".into(),
+        "is_host".into(),
+        "moderator".into(),
+    ]
+}
+fn default_room_query() -> String {
+    "room".into()
+}
+fn default_denial_level() -> LogLevel {
+    LogLevel::Info
+}
+fn h_room() -> String {
+    "x-roomgate-room".into()
+}
+fn h_subject() -> String {
+    "x-roomgate-subject".into()
+}
+fn h_name() -> String {
+    "x-roomgate-name".into()
+}
+fn h_moderator() -> String {
+    "x-roomgate-moderator".into()
+}
+fn h_admin() -> String {
+    "x-roomgate-admin".into()
+}
+fn h_auth() -> String {
+    "x-roomgate-auth".into()
+}
+fn h_report() -> String {
+    "x-roomgate-report".into()
+}
+
+/// Decodes a secret from its configured encoding.
+pub fn decode_secret(text: &str, encoding: Encoding) -> Result<Vec<u8>, &'static str> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    match encoding {
+        Encoding::Utf8 => Ok(text.as_bytes().to_vec()),
+        Encoding::Base64 => STANDARD_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| "not valid base64"),
+        Encoding::Base64url => URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| "not valid base64url"),
+        Encoding::Hex => decode_hex(text).ok_or("not valid hex"),
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The SHA-256 digest under which a static token is stored and looked up.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Lower-case hex of a digest, as `{"sha256": …}` expects.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn env_list(env: Env<'_>, var: &str) -> Option<Vec<String>> {
+    env(var).map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn claim_path(text: &str, at: &str) -> Result<ClaimPath, ConfigError> {
+    ClaimPath::parse(text).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "{at}: {text:?} is not a claim name like `room` or `context.user.name`"
+        ))
+    })
+}
+
+fn claim_values(
+    map: &BTreeMap<String, Value>,
+    at: &str,
+) -> Result<Vec<(ClaimPath, Value)>, ConfigError> {
+    map.iter()
+        .map(|(k, v)| Ok((claim_path(k, at)?, v.clone())))
+        .collect()
+}
+
+impl Gate {
+    /// Parses and compiles a JSON configuration.
+    pub fn from_json(text: &[u8], env: Env<'_>) -> Result<Self, ConfigError> {
+        let raw: RawConfig =
+            serde_json::from_slice(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Self::compile(raw, env)
+    }
+
+    /// Checks a parsed configuration as a whole and prepares it for requests.
+    pub fn compile(raw: RawConfig, env: Env<'_>) -> Result<Self, ConfigError> {
+        if !(256..=65_536).contains(&raw.max_token_bytes) {
+            return Err(ConfigError::Invalid(
+                "max_token_bytes must be between 256 and 65536".into(),
+            ));
+        }
+        if raw.token_sources.is_empty() {
+            return Err(ConfigError::Invalid(
+                "token_sources must name at least one source".into(),
+            ));
+        }
+        for (i, s) in raw.token_sources.iter().enumerate() {
+            s.validate()
+                .map_err(|why| ConfigError::Invalid(format!("token_sources[{i}]: {why}")))?;
+            if raw.token_sources.iter().take(i).any(|t| t == s) {
+                return Err(ConfigError::Invalid(format!(
+                    "token_sources[{i}] is listed twice"
+                )));
+            }
+        }
+        let fwd = &raw.forward;
+        let headers = [
+            &fwd.room,
+            &fwd.subject,
+            &fwd.name,
+            &fwd.moderator,
+            &fwd.admin,
+            &fwd.auth,
+            &fwd.report,
+        ];
+        for (i, h) in headers.iter().enumerate() {
+            if !is_header_name(h) {
+                return Err(ConfigError::Invalid(format!(
+                    "forward: {h:?} is not a lower-case header name"
+                )));
+            }
+            if headers.iter().take(i).any(|o| o == h) {
+                return Err(ConfigError::Invalid(format!(
+                    "forward: header {h:?} is used twice"
+                )));
+            }
+        }
+        if raw.rooms.query_param.is_empty() {
+            return Err(ConfigError::Invalid(
+                "rooms.query_param must not be empty".into(),
+            ));
+        }
+
+        let jwt = raw.jwt.as_ref().map(|j| compile_jwt(j, env)).transpose()?;
+        let statics = raw
+            .static_tokens
+            .as_ref()
+            .map(|s| compile_static(s, env, raw.rooms.case_insensitive))
+            .transpose()?;
+        let identities = match &raw.jwt {
+            Some(j) => Identities {
+                room: claim_path(&j.claims.room, "jwt.claims.room")?,
+                subject: j
+                    .claims
+                    .subject
+                    .iter()
+                    .map(|c| claim_path(c, "jwt.claims.subject"))
+                    .collect::<Result<_, _>>()?,
+                name: j
+                    .claims
+                    .name
+                    .iter()
+                    .map(|c| claim_path(c, "jwt.claims.name"))
+                    .collect::<Result<_, _>>()?,
+                moderator: j
+                    .claims
+                    .moderator
+                    .iter()
+                    .map(|c| claim_path(c, "jwt.claims.moderator"))
+                    .collect::<Result<_, _>>()?,
+                admin_when: claim_values(&j.admin_when, "jwt.admin_when")?,
+                allow_unscoped: j.allow_unscoped,
+            },
+            None => Identities::default(),
+        };
+
+        let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
+        for (index, r) in raw.routes.iter().enumerate() {
+            let route = compile_route(index, r, jwt.is_some())?;
+            if let Some(earlier) = routes.iter().position(|e| e.path.shadows(&route.path)) {
+                return Err(ConfigError::Route {
+                    index,
+                    why: format!("never applies: routes[{earlier}] matches every path it matches"),
+                });
+            }
+            routes.push(route);
+        }
+        let needs_credentials = routes.iter().map(|r| r.kind).chain([raw.default]).any(|k| {
+            matches!(
+                k,
+                RouteKind::Room | RouteKind::Authenticated | RouteKind::Admin
+            )
+        });
+        if raw.default == RouteKind::Room {
+            return Err(ConfigError::Invalid(
+                "default cannot be `room`: a default route has no room to bind; use `authenticated` or `deny`".into(),
+            ));
+        }
+        if needs_credentials && jwt.is_none() && statics.as_ref().is_none_or(StaticTokens::is_empty)
+        {
+            return Err(ConfigError::NoCredentials);
+        }
+        let admin_possible = jwt.is_some() || statics.as_ref().is_some_and(|s| s.admin.is_some());
+        if routes.iter().any(|r| r.kind == RouteKind::Admin) && !admin_possible {
+            return Err(ConfigError::Invalid(
+                "admin routes are configured but no admin credential is: add static_tokens.admin or jwt".into(),
+            ));
+        }
+
+        Ok(Gate {
+            mode: raw.mode,
+            routes,
+            default: raw.default,
+            sources: raw.token_sources,
+            jwt,
+            statics: statics.unwrap_or_default(),
+            identities,
+            case_insensitive: raw.rooms.case_insensitive,
+            wildcard: raw.rooms.wildcard,
+            room_query: raw.rooms.query_param,
+            forward: raw.forward,
+            strip_token: raw.strip_token,
+            max_token_bytes: raw.max_token_bytes,
+            log_denials: raw.log.denials,
+        })
+    }
+}
+
+fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
+    if j.algorithm != crate::jwt::ALGORITHM {
+        return Err(ConfigError::Invalid(format!(
+            "jwt.algorithm {:?} is not supported; roomgate verifies HS256 only",
+            j.algorithm
+        )));
+    }
+    if !(0..=600).contains(&j.leeway_seconds) {
+        return Err(ConfigError::Invalid(
+            "jwt.leeway_seconds must be between 0 and 600".into(),
+        ));
+    }
+    if j.max_lifetime_seconds < 0 {
+        return Err(ConfigError::Invalid(
+            "jwt.max_lifetime_seconds must be 0 (no limit) or more".into(),
+        ));
+    }
+    if j.keys.is_empty() {
+        return Err(ConfigError::Invalid(
+            "jwt.keys is empty: add at least one key".into(),
+        ));
+    }
+    let mut keys = Vec::with_capacity(j.keys.len());
+    for (i, k) in j.keys.iter().enumerate() {
+        let what = match &k.kid {
+            Some(kid) => format!("jwt.keys[{i}] (kid {kid:?})"),
+            None => format!("jwt.keys[{i}]"),
+        };
+        if k.kid.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: kid must not be empty"
+            )));
+        }
+        if k.kid.is_some() && j.keys.iter().take(i).any(|o| o.kid == k.kid) {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: the kid is used by an earlier key"
+            )));
+        }
+        let text = match (&k.secret, &k.secret_env) {
+            (Some(s), None) => s.clone(),
+            (None, Some(var)) => env(var).ok_or_else(|| ConfigError::MissingEnv {
+                what: what.clone(),
+                var: var.clone(),
+            })?,
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: give exactly one of `secret` or `secret_env`"
+                )))
+            }
+        };
+        let secret = decode_secret(&text, k.encoding).map_err(|why| ConfigError::BadSecret {
+            what: what.clone(),
+            why,
+        })?;
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::WeakSecret {
+                what,
+                bytes: secret.len(),
+            });
+        }
+        keys.push(Key::new(k.kid.clone(), &secret));
+    }
+    let issuers = j.issuers.clone().or_else(|| env_list(env, &j.issuers_env));
+    let audiences = j
+        .audiences
+        .clone()
+        .or_else(|| env_list(env, &j.audiences_env));
+    Ok(Policy {
+        keys,
+        issuers: issuers.filter(|v| !v.is_empty()),
+        audiences: audiences.filter(|v| !v.is_empty()),
+        leeway: j.leeway_seconds,
+        max_lifetime: (j.max_lifetime_seconds > 0).then_some(j.max_lifetime_seconds),
+        require: claim_values(&j.require, "jwt.require")?,
+    })
+}
+
+fn static_digest(secret: &RawSecret, what: &str, env: Env<'_>) -> Result<[u8; 32], ConfigError> {
+    let token = match secret {
+        RawSecret::Sha256(hexed) => {
+            let bytes = decode_hex(hexed.trim())
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| ConfigError::BadSecret {
+                    what: what.to_owned(),
+                    why: "sha256 must be 64 hex digits",
+                })?;
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(&bytes);
+            return Ok(digest);
+        }
+        RawSecret::Token(t) => t.clone(),
+        RawSecret::Env(var) => env(var).ok_or_else(|| ConfigError::MissingEnv {
+            what: what.to_owned(),
+            var: var.clone(),
+        })?,
+    };
+    check_static_token(&token, what)?;
+    Ok(token_digest(&token))
+}
+
+fn check_static_token(token: &str, what: &str) -> Result<(), ConfigError> {
+    if token.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::WeakSecret {
+            what: what.to_owned(),
+            bytes: token.len(),
+        });
+    }
+    if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) || token.matches('.').count() == 2 {
+        return Err(ConfigError::BadSecret {
+            what: what.to_owned(),
+            why: "static tokens are printable ASCII without spaces, and not JWT-shaped (two dots)",
+        });
+    }
+    Ok(())
+}
+
+fn fold(room: &str, case_insensitive: bool) -> String {
+    if case_insensitive {
+        room.to_ascii_lowercase()
+    } else {
+        room.to_owned()
+    }
+}
+
+fn compile_static(
+    s: &RawStatic,
+    env: Env<'_>,
+    case_insensitive: bool,
+) -> Result<StaticTokens, ConfigError> {
+    let global = s
+        .global
+        .as_ref()
+        .map(|g| static_digest(g, "static_tokens.global", env))
+        .transpose()?;
+    let admin = s
+        .admin
+        .as_ref()
+        .map(|a| static_digest(a, "static_tokens.admin", env))
+        .transpose()?;
+    let mut rooms: Vec<(String, [u8; 32])> = Vec::new();
+    for (room, secret) in &s.rooms {
+        let what = format!("static_tokens.rooms[{room:?}]");
+        rooms.push((room.clone(), static_digest(secret, &what, env)?));
+    }
+    if let Some(var) = &s.rooms_env {
+        let what = format!("static_tokens.rooms_env ({var})");
+        let text = env(var).ok_or_else(|| ConfigError::MissingEnv {
+            what: what.clone(),
+            var: var.clone(),
+        })?;
+        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let (room, token) = entry
+                .split_once(':')
+                .ok_or_else(|| ConfigError::BadSecret {
+                    what: what.clone(),
+                    why: "entries must be room:token separated by ';'",
+                })?;
+            let what = format!("{what} room {:?}", room.trim());
+            check_static_token(token.trim(), &what)?;
+            rooms.push((room.trim().to_owned(), token_digest(token.trim())));
+        }
+    }
+    let mut map = HashMap::with_capacity(rooms.len());
+    for (room, digest) in rooms {
+        if room.is_empty() {
+            return Err(ConfigError::Invalid(
+                "static_tokens: a room name is empty".into(),
+            ));
+        }
+        let folded = fold(&room, case_insensitive);
+        if map.values().any(|r: &String| *r == folded) {
+            return Err(ConfigError::Invalid(format!(
+                "static_tokens: room {room:?} has two tokens"
+            )));
+        }
+        if let Some(other) = map.insert(digest, folded) {
+            return Err(ConfigError::Invalid(format!(
+                "static_tokens: rooms {other:?} and {room:?} share one token; give each room its own"
+            )));
+        }
+        if global == Some(digest) || admin == Some(digest) {
+            return Err(ConfigError::Invalid(format!(
+                "static_tokens: room {room:?} uses the global or admin token"
+            )));
+        }
+    }
+    if global.is_some() && global == admin {
+        return Err(ConfigError::Invalid(
+            "static_tokens: global and admin tokens must differ".into(),
+        ));
+    }
+    Ok(StaticTokens {
+        global,
+        admin,
+        rooms: map,
+    })
+}
+
+fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, ConfigError> {
+    let err = |why: String| ConfigError::Route { index, why };
+    let path = match &r.path {
+        RawMatch::Exact(p) | RawMatch::Prefix(p) if !p.starts_with('/') => {
+            return Err(err(format!("path {p:?} must start with '/'")));
+        }
+        RawMatch::Exact(p) => PathMatch::Exact(p.clone()),
+        RawMatch::Prefix(p) => PathMatch::Prefix(p.clone()),
+        RawMatch::Pattern(p) => PathMatch::Pattern(Pattern::parse(p).map_err(err)?),
+    };
+    let room_param = r.room_param.clone().unwrap_or_else(|| "room".into());
+    let room_from = match (r.kind, r.room_from) {
+        (RouteKind::Room, Some(from)) => Some(from),
+        (RouteKind::Room, None) => match &path {
+            PathMatch::Pattern(p) if p.has_var(&room_param) => Some(RoomFrom::Path),
+            _ => {
+                return Err(err(format!(
+                    "a room route needs `room_from` (path, query or token), or a pattern with {{{room_param}}}"
+                )))
+            }
+        },
+        (_, Some(_)) => return Err(err("`room_from` only applies to routes of kind `room`".into())),
+        (_, None) => None,
+    };
+    if room_from == Some(RoomFrom::Path) {
+        match &path {
+            PathMatch::Pattern(p) if p.has_var(&room_param) => {}
+            _ => {
+                return Err(err(format!(
+                    "room_from is `path` but the pattern has no {{{room_param}}}"
+                )))
+            }
+        }
+    }
+    if r.room_param.is_some() && room_from != Some(RoomFrom::Path) {
+        return Err(err("`room_param` only applies with room_from `path`".into()));
+    }
+    if !r.require.is_empty() {
+        if !matches!(
+            r.kind,
+            RouteKind::Room | RouteKind::Authenticated | RouteKind::Admin
+        ) {
+            return Err(err(
+                "`require` only applies to routes that check a token".into()
+            ));
+        }
+        if !has_jwt {
+            return Err(err(
+                "`require` checks JWT claims, but no `jwt` section is configured".into(),
+            ));
+        }
+    }
+    if r.message.is_some() && !matches!(r.kind, RouteKind::Gone | RouteKind::Deny) {
+        return Err(err(
+            "`message` only applies to `gone` and `deny` routes".into()
+        ));
+    }
+    Ok(Route {
+        path,
+        kind: r.kind,
+        room_from,
+        room_param,
+        require: claim_values(&r.require, &format!("routes[{index}].require"))?,
+        message: r.message.clone(),
+        label: match &r.path {
+            RawMatch::Exact(p) => format!("exact:{p}"),
+            RawMatch::Prefix(p) => format!("prefix:{p}"),
+            RawMatch::Pattern(p) => format!("pattern:{p}"),
+        },
+    })
+}

@@ -1,0 +1,576 @@
+//! The decision: one request head in, one [`Verdict`] out.
+//!
+//! [`Gate::decide`] is a pure function of the compiled configuration, the request's path and
+//! headers, and the current time. It calls no host and allocates little; the proxy-wasm layer (and
+//! every test host) only reads the request, calls it, and applies the verdict mechanically: send
+//! `response` if there is one, otherwise apply `edits` in order and let the request continue.
+
+use crate::config::{LogLevel, Mode, RawForward, RoomFrom};
+use crate::error::Denial;
+use crate::jwt::{ClaimPath, Policy, Verified};
+use crate::path::{PathMatch, Target};
+use crate::sources::{self, Source};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// No token (health checks, static assets).
+    Public,
+    /// A token valid for the room the request is for.
+    Room,
+    /// Any valid token, whatever its room.
+    Authenticated,
+    /// The admin token, or a JWT with the admin role/flag.
+    Admin,
+    /// Retired: 410 Gone.
+    Gone,
+    /// Always 403.
+    Deny,
+}
+
+impl RouteKind {
+    /// Short name for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Room => "room",
+            Self::Authenticated => "authenticated",
+            Self::Admin => "admin",
+            Self::Gone => "gone",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// A compiled route rule.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub(crate) path: PathMatch,
+    pub(crate) kind: RouteKind,
+    pub(crate) room_from: Option<RoomFrom>,
+    pub(crate) room_param: String,
+    pub(crate) require: Vec<(ClaimPath, Value)>,
+    pub(crate) message: Option<String>,
+    /// The rule as written, for logs (`pattern:/{room}`).
+    pub label: String,
+}
+
+/// Static-token digests (SHA-256), never the tokens themselves.
+#[derive(Debug, Clone, Default)]
+pub struct StaticTokens {
+    pub(crate) global: Option<[u8; 32]>,
+    pub(crate) admin: Option<[u8; 32]>,
+    pub(crate) rooms: HashMap<[u8; 32], String>,
+}
+
+impl StaticTokens {
+    /// Whether no static token is configured.
+    pub fn is_empty(&self) -> bool {
+        self.global.is_none() && self.admin.is_none() && self.rooms.is_empty()
+    }
+}
+
+/// Which claims carry the identity.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    pub(crate) room: ClaimPath,
+    pub(crate) subject: Vec<ClaimPath>,
+    pub(crate) name: Vec<ClaimPath>,
+    pub(crate) moderator: Vec<ClaimPath>,
+    pub(crate) admin_when: Vec<(ClaimPath, Value)>,
+    pub(crate) allow_unscoped: bool,
+}
+
+impl Default for Identities {
+    fn default() -> Self {
+        Self {
+            room: ClaimPath::single("room"),
+            subject: Vec::new(),
+            name: Vec::new(),
+            moderator: Vec::new(),
+            admin_when: Vec::new(),
+            allow_unscoped: false,
+        }
+    }
+}
+
+/// A compiled, ready-to-use configuration. Build it with [`Gate::from_json`].
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub(crate) mode: Mode,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) default: RouteKind,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) jwt: Option<Policy>,
+    pub(crate) statics: StaticTokens,
+    pub(crate) identities: Identities,
+    pub(crate) case_insensitive: bool,
+    pub(crate) wildcard: bool,
+    pub(crate) room_query: String,
+    pub(crate) forward: RawForward,
+    pub(crate) strip_token: bool,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) log_denials: LogLevel,
+}
+
+/// A change to the request before it is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Set (replace) a header; `:path` rewrites the request target.
+    Set(String, String),
+    /// Remove every value of a header.
+    Remove(String),
+}
+
+/// A local response sent instead of forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// `{"error": …, "message": …}`.
+    pub body: String,
+}
+
+/// The outcome of [`Gate::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Why the request was (or, in report mode, would have been) denied.
+    pub denial: Option<Denial>,
+    /// Send this and stop; `None` means forward with `edits`.
+    pub response: Option<Response>,
+    /// Header changes to apply, in order, when forwarding.
+    pub edits: Vec<Edit>,
+    /// The kind of route that matched.
+    pub kind: RouteKind,
+    /// The index of the rule that matched; `None` for the default.
+    pub route: Option<usize>,
+    /// Where the token came from, if one was used.
+    pub source: Option<&'static str>,
+    /// The room the request was bound to, if any.
+    pub room: Option<String>,
+}
+
+/// What a verified credential grants.
+enum RoomGrant {
+    /// Every room (global token, Jitsi `*`, unscoped JWT where allowed).
+    Any,
+    /// Exactly this room.
+    One(String),
+    /// No room (admin token, JWT without a room claim).
+    Nothing,
+}
+
+struct Credential {
+    room: RoomGrant,
+    admin: bool,
+    jwt: Option<Verified>,
+    subject: Option<String>,
+    name: Option<String>,
+    moderator: Option<bool>,
+}
+
+/// What the checks produced for an allowed request.
+struct Grant {
+    credential: Option<Credential>,
+    room: Option<String>,
+    strip: Vec<Edit>,
+}
+
+fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Makes a claim value safe as a header value: bytes outside printable ASCII, and `%`, are
+/// percent-encoded, so CR/LF can never split a header and non-ASCII names survive intact.
+pub fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn first_string(jwt: &Verified, paths: &[ClaimPath]) -> Option<String> {
+    paths
+        .iter()
+        .find_map(|p| jwt.claim(p).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+fn first_flag(jwt: &Verified, paths: &[ClaimPath]) -> Option<bool> {
+    paths.iter().find_map(|p| match jwt.claim(p)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    })
+}
+
+impl Gate {
+    /// The mode the gate runs in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The level at which denials are logged.
+    pub fn log_denials(&self) -> LogLevel {
+        self.log_denials
+    }
+
+    /// The rule at `index`, as written (`pattern:/{room}`), for logs.
+    pub fn route_label(&self, index: Option<usize>) -> &str {
+        index
+            .and_then(|i| self.routes.get(i))
+            .map_or("default", |r| r.label.as_str())
+    }
+
+    /// Decides one request. `path` is the request target (`:path`), `headers` the request headers
+    /// (names lower-case, repeated names repeated), `now` the time in Unix seconds.
+    pub fn decide(&self, path: &str, headers: &[(String, String)], now: i64) -> Verdict {
+        let mut verdict = Verdict {
+            denial: None,
+            response: None,
+            edits: self.remove_spoofed(headers),
+            kind: self.default,
+            route: None,
+            source: None,
+            room: None,
+        };
+        match self.check(path, headers, now, &mut verdict) {
+            Ok(grant) => {
+                verdict.edits.extend(grant.strip);
+                if let Some(cred) = &grant.credential {
+                    self.forward_identity(cred, grant.room.as_deref(), &mut verdict.edits);
+                }
+                verdict.room = grant.room;
+                if self.mode == Mode::Report {
+                    verdict
+                        .edits
+                        .push(Edit::Set(self.forward.report.clone(), "allow".into()));
+                }
+            }
+            Err(denial) => {
+                verdict.denial = Some(denial);
+                match self.mode {
+                    Mode::Enforce => verdict.response = Some(self.respond(denial, verdict.route)),
+                    Mode::Report => verdict.edits.push(Edit::Set(
+                        self.forward.report.clone(),
+                        format!(
+                            "deny; status={}; reason={}",
+                            denial.status(),
+                            denial.reason()
+                        ),
+                    )),
+                }
+            }
+        }
+        verdict
+    }
+
+    /// The local response for a denial (also used by the host glue for internal errors).
+    pub fn respond(&self, denial: Denial, route: Option<usize>) -> Response {
+        let message = route
+            .and_then(|i| self.routes.get(i))
+            .and_then(|r| r.message.as_deref())
+            .filter(|_| matches!(denial, Denial::Gone | Denial::Forbidden))
+            .unwrap_or(denial.message());
+        response_for(denial, message)
+    }
+
+    fn identity_headers(&self) -> [&str; 7] {
+        let f = &self.forward;
+        [
+            &f.room,
+            &f.subject,
+            &f.name,
+            &f.moderator,
+            &f.admin,
+            &f.auth,
+            &f.report,
+        ]
+    }
+
+    fn remove_spoofed(&self, headers: &[(String, String)]) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        for name in self.identity_headers() {
+            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                edits.push(Edit::Remove(name.to_owned()));
+            }
+        }
+        edits
+    }
+
+    fn forward_identity(&self, cred: &Credential, room: Option<&str>, edits: &mut Vec<Edit>) {
+        let f = &self.forward;
+        if let Some(room) = room {
+            edits.push(Edit::Set(f.room.clone(), header_safe(room)));
+        }
+        if let Some(sub) = &cred.subject {
+            edits.push(Edit::Set(f.subject.clone(), header_safe(sub)));
+        }
+        if let Some(name) = &cred.name {
+            edits.push(Edit::Set(f.name.clone(), header_safe(name)));
+        }
+        if let Some(m) = cred.moderator {
+            edits.push(Edit::Set(f.moderator.clone(), m.to_string()));
+        }
+        edits.push(Edit::Set(f.admin.clone(), cred.admin.to_string()));
+        let how = if cred.jwt.is_some() { "jwt" } else { "static" };
+        edits.push(Edit::Set(f.auth.clone(), how.into()));
+    }
+
+    fn same_room(&self, a: &str, b: &str) -> bool {
+        if self.case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    }
+
+    fn check(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        now: i64,
+        v: &mut Verdict,
+    ) -> Result<Grant, Denial> {
+        let target = Target::parse(path)?;
+        let mut captured = None;
+        for (i, route) in self.routes.iter().enumerate() {
+            let var =
+                (route.room_from == Some(RoomFrom::Path)).then_some(route.room_param.as_str());
+            if let Some(room) = route.path.matches(&target, var) {
+                v.route = Some(i);
+                v.kind = route.kind;
+                captured = room;
+                break;
+            }
+        }
+        let route = v.route.and_then(|i| self.routes.get(i));
+        match v.kind {
+            RouteKind::Public => {
+                return Ok(Grant {
+                    credential: None,
+                    room: None,
+                    strip: Vec::new(),
+                })
+            }
+            RouteKind::Gone => return Err(Denial::Gone),
+            RouteKind::Deny => return Err(Denial::Forbidden),
+            RouteKind::Room | RouteKind::Authenticated | RouteKind::Admin => {}
+        }
+
+        // The room the request names, read before the token so a malformed request is a 400
+        // whatever its credentials.
+        let room_from = route.and_then(|r| r.room_from);
+        let query_rooms: Vec<String> = if v.kind == RouteKind::Room {
+            target
+                .query_params()
+                .filter(|p| p.name_is(&self.room_query))
+                .map(|p| p.value().ok_or(Denial::BadRequest))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        if query_rooms.len() > 1 {
+            return Err(Denial::BadRequest);
+        }
+        let requested = match room_from {
+            Some(RoomFrom::Path) => Some(captured.ok_or(Denial::BadRequest)?),
+            Some(RoomFrom::Query) => Some(
+                query_rooms
+                    .first()
+                    .cloned()
+                    .filter(|r| !r.is_empty())
+                    .ok_or(Denial::BadRequest)?,
+            ),
+            Some(RoomFrom::Token) | None => None,
+        };
+        if let (Some(req), Some(q)) = (&requested, query_rooms.first()) {
+            if !self.same_room(req, q) {
+                return Err(Denial::BadRequest);
+            }
+        }
+
+        let found = sources::find(&self.sources, headers, &target, self.max_token_bytes)?
+            .ok_or(Denial::MissingToken)?;
+        v.source = found.sources.first().map(|s| s.label());
+        let cred = self.authenticate(&found.token, now)?;
+
+        let required = route.map(|r| r.require.as_slice()).unwrap_or_default();
+        if !required.is_empty() && !cred.jwt.as_ref().is_some_and(|j| j.has_all(required)) {
+            return Err(Denial::RequiredClaim);
+        }
+        let room = match v.kind {
+            RouteKind::Admin => {
+                if !cred.admin {
+                    return Err(Denial::AdminRequired);
+                }
+                None
+            }
+            RouteKind::Room => {
+                let bound = match (requested, &cred.room) {
+                    (Some(req), RoomGrant::Any) => req,
+                    (Some(req), RoomGrant::One(granted)) if self.same_room(&req, granted) => req,
+                    (Some(_), RoomGrant::One(_)) => return Err(Denial::RoomMismatch),
+                    (None, RoomGrant::One(granted)) => granted.clone(),
+                    (_, RoomGrant::Any | RoomGrant::Nothing) => return Err(Denial::RoomNotInToken),
+                };
+                if let Some(q) = query_rooms.first() {
+                    if !self.same_room(&bound, q) {
+                        return Err(Denial::RoomMismatch);
+                    }
+                }
+                Some(bound)
+            }
+            _ => match &cred.room {
+                RoomGrant::One(r) => Some(r.clone()),
+                _ => None,
+            },
+        };
+
+        let strip = if self.strip_token {
+            self.strip(&found.sources, headers, &target)
+        } else {
+            Vec::new()
+        };
+        Ok(Grant {
+            credential: Some(cred),
+            room,
+            strip,
+        })
+    }
+
+    fn authenticate(&self, token: &str, now: i64) -> Result<Credential, Denial> {
+        let jwt_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
+        match &self.jwt {
+            Some(policy) if jwt_shaped || self.statics.is_empty() => {
+                let jwt = policy.verify(token, now)?;
+                self.jwt_credential(jwt)
+            }
+            _ => self.static_credential(token),
+        }
+    }
+
+    fn static_credential(&self, token: &str) -> Result<Credential, Denial> {
+        let digest = crate::config::token_digest(token);
+        let (room, admin) = if self
+            .statics
+            .admin
+            .as_ref()
+            .is_some_and(|a| ct_eq(a, &digest))
+        {
+            (RoomGrant::Nothing, true)
+        } else if let Some(room) = self.statics.rooms.get(&digest) {
+            (RoomGrant::One(room.clone()), false)
+        } else if self
+            .statics
+            .global
+            .as_ref()
+            .is_some_and(|g| ct_eq(g, &digest))
+        {
+            (RoomGrant::Any, false)
+        } else {
+            return Err(Denial::UnknownStaticToken);
+        };
+        Ok(Credential {
+            room,
+            admin,
+            jwt: None,
+            subject: None,
+            name: None,
+            moderator: None,
+        })
+    }
+
+    fn jwt_credential(&self, jwt: Verified) -> Result<Credential, Denial> {
+        let ids = &self.identities;
+        let room = match jwt.claim(&ids.room) {
+            None if ids.allow_unscoped => RoomGrant::Any,
+            None => RoomGrant::Nothing,
+            Some(Value::String(r)) if r == "*" && self.wildcard => RoomGrant::Any,
+            Some(Value::String(r)) if !r.is_empty() => RoomGrant::One(r.clone()),
+            Some(_) => return Err(Denial::InvalidClaims),
+        };
+        let admin = ids
+            .admin_when
+            .iter()
+            .any(|(p, want)| jwt.claim(p) == Some(want));
+        Ok(Credential {
+            room,
+            admin,
+            subject: first_string(&jwt, &ids.subject),
+            name: first_string(&jwt, &ids.name),
+            moderator: first_flag(&jwt, &ids.moderator),
+            jwt: Some(jwt),
+        })
+    }
+
+    fn strip(
+        &self,
+        found: &[&Source],
+        headers: &[(String, String)],
+        target: &Target<'_>,
+    ) -> Vec<Edit> {
+        let mut edits = Vec::new();
+        let mut params: Vec<&str> = Vec::new();
+        for source in found {
+            match source {
+                Source::Bearer => edits.push(Edit::Remove("authorization".into())),
+                Source::XAuthToken => edits.push(Edit::Remove("x-auth-token".into())),
+                Source::Header(h) => edits.push(Edit::Remove(h.clone())),
+                Source::Query(name) => params.push(name),
+                Source::Cookie(name) => {
+                    let kept: Vec<String> = sources::cookie_pairs(headers)
+                        .filter(|(n, _)| n != name)
+                        .map(|(n, v)| format!("{n}={v}"))
+                        .collect();
+                    edits.push(Edit::Remove("cookie".into()));
+                    if !kept.is_empty() {
+                        edits.push(Edit::Set("cookie".into(), kept.join("; ")));
+                    }
+                }
+            }
+        }
+        if !params.is_empty() {
+            edits.push(Edit::Set(":path".into(), target.without_params(&params)));
+        }
+        edits
+    }
+}
+
+/// Builds the JSON local response for a denial.
+pub fn response_for(denial: Denial, message: &str) -> Response {
+    let body = serde_json::json!({ "error": denial.code(), "message": message }).to_string();
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("cache-control".to_owned(), "no-store".to_owned()),
+    ];
+    if denial.status() == 401 {
+        headers.push((
+            "www-authenticate".to_owned(),
+            format!(
+                "Bearer realm=\"roomgate\", error=\"invalid_token\", error_description=\"{}\"",
+                denial.message()
+            ),
+        ));
+    }
+    Response {
+        status: denial.status(),
+        headers,
+        body,
+    }
+}

@@ -1,0 +1,567 @@
+//! HS256 JWTs: verification for the filter, signing for `issuer`.
+//!
+//! Verification runs its checks in a fixed order (shape, header, algorithm, signature, then claims)
+//! and only a token that passed all of them becomes a [`Verified`]. The accepted algorithm comes from
+//! the configuration, never from the token: any `alg` other than `HS256` is refused before a key is
+//! touched. HMAC keys are prepared once at configuration load (the inner and outer pads are hashed
+//! then), so a request costs one HMAC over the token, not a key setup.
+//!
+//! Signing uses jwt-compact's `Hs256`, an independent implementation, so every token `issuer` mints
+//! also cross-checks this verifier.
+
+use crate::error::Denial;
+use crate::json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::fmt;
+
+/// The only algorithm this gate accepts.
+pub const ALGORITHM: &str = "HS256";
+/// Longest `kid` accepted in a token header.
+const MAX_KID_BYTES: usize = 256;
+
+/// One verification key, ready to use.
+#[derive(Clone)]
+pub struct Key {
+    /// The key ID tokens name in their `kid` header; `None` means the key is tried for any token.
+    pub kid: Option<String>,
+    mac: Hmac<Sha256>,
+}
+
+impl Key {
+    /// Prepares a key from its raw secret bytes.
+    pub fn new(kid: Option<String>, secret: &[u8]) -> Self {
+        // HMAC accepts keys of any length; the error branch cannot happen but must not panic.
+        let mac = Hmac::<Sha256>::new_from_slice(secret)
+            .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()));
+        Self { kid, mac }
+    }
+
+    fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(signing_input);
+        mac.verify_slice(signature).is_ok()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A dotted claim path such as `context.user.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Parses `a.b.c`; empty parts are refused.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<String> = text.split('.').map(str::to_owned).collect();
+        (!parts.iter().any(String::is_empty)).then_some(Self(parts))
+    }
+
+    /// A one-part path.
+    pub fn single(name: &str) -> Self {
+        Self(vec![name.to_owned()])
+    }
+
+    /// Looks the path up in a claims object.
+    pub fn get<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
+        let (first, rest) = self.0.split_first()?;
+        let mut value = claims.get(first)?;
+        for part in rest {
+            value = value.as_object()?.get(part)?;
+        }
+        Some(value)
+    }
+}
+
+impl fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// Everything the verifier checks, compiled from the `jwt` configuration section.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Keys in the order they are tried.
+    pub keys: Vec<Key>,
+    /// Accepted `iss` values; `None` accepts any issuer.
+    pub issuers: Option<Vec<String>>,
+    /// Accepted `aud` values; `None` does not check the audience.
+    pub audiences: Option<Vec<String>>,
+    /// Allowed clock skew in seconds for `exp`, `nbf` and `iat`.
+    pub leeway: i64,
+    /// Longest accepted lifetime (`exp` minus `iat`, or `nbf`, or now) in seconds.
+    pub max_lifetime: Option<i64>,
+    /// Claim values every token must carry.
+    pub require: Vec<(ClaimPath, Value)>,
+}
+
+/// A JWT whose structure, signature and time, issuer, audience and required claims were checked.
+#[derive(Debug)]
+pub struct Verified {
+    claims: Map<String, Value>,
+}
+
+impl Verified {
+    /// A claim by path.
+    pub fn claim(&self, path: &ClaimPath) -> Option<&Value> {
+        path.get(&self.claims)
+    }
+
+    /// Whether every `(path, value)` pair is present with exactly that value.
+    pub fn has_all(&self, required: &[(ClaimPath, Value)]) -> bool {
+        required
+            .iter()
+            .all(|(path, want)| self.claim(path) == Some(want))
+    }
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, Denial> {
+    // URL_SAFE_NO_PAD refuses padding, `+`, `/`, whitespace and non-canonical trailing bits.
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| Denial::MalformedToken)
+}
+
+/// Reads a NumericDate: a non-negative integer number of seconds.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Denial> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v >= 0 => Ok(Some(v)),
+            _ => Err(Denial::InvalidClaims),
+        },
+        Some(_) => Err(Denial::InvalidClaims),
+    }
+}
+
+impl Policy {
+    /// Verifies a compact JWT at time `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Verified, Denial> {
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Denial::MalformedToken);
+        };
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(Denial::MalformedToken);
+        }
+
+        let header = json::parse_object(&decode_segment(h64)?).ok_or(Denial::MalformedToken)?;
+        match header.get("alg") {
+            Some(Value::String(alg)) if alg == ALGORITHM => {}
+            _ => return Err(Denial::AlgorithmNotAllowed),
+        }
+        if header.contains_key("crit") {
+            return Err(Denial::UnsupportedHeader);
+        }
+        match header.get("typ") {
+            None => {}
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
+            Some(_) => return Err(Denial::UnsupportedHeader),
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k.as_str()),
+            Some(_) => return Err(Denial::MalformedToken),
+        };
+
+        let signature = decode_segment(s64)?;
+        if signature.len() != 32 {
+            return Err(Denial::BadSignature);
+        }
+        let signing_input = token
+            .get(..h64.len() + 1 + p64.len())
+            .ok_or(Denial::MalformedToken)?
+            .as_bytes();
+        let mut candidates = self
+            .keys
+            .iter()
+            .filter(|k| kid.is_none() || k.kid.is_none() || k.kid.as_deref() == kid)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(Denial::UnknownKey);
+        }
+        if !candidates.any(|k| k.verifies(signing_input, &signature)) {
+            return Err(Denial::BadSignature);
+        }
+
+        let claims = json::parse_object(&decode_segment(p64)?).ok_or(Denial::InvalidClaims)?;
+        let exp = numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?;
+        let nbf = numeric_date(&claims, "nbf")?;
+        let iat = numeric_date(&claims, "iat")?;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(Denial::Expired);
+        }
+        let future = now.saturating_add(self.leeway);
+        if nbf.is_some_and(|t| t > future) || iat.is_some_and(|t| t > future) {
+            return Err(Denial::NotYetValid);
+        }
+        if let Some(max) = self.max_lifetime {
+            let start = iat.or(nbf).unwrap_or(now);
+            if exp.saturating_sub(start) > max {
+                return Err(Denial::LifetimeTooLong);
+            }
+        }
+
+        let issuer = match claims.get("iss") {
+            None => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(Denial::InvalidClaims),
+        };
+        if let Some(accepted) = &self.issuers {
+            if !issuer.is_some_and(|iss| accepted.iter().any(|a| a == iss)) {
+                return Err(Denial::IssuerNotAccepted);
+            }
+        }
+        let audiences: Vec<&str> = match claims.get("aud") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().ok_or(Denial::InvalidClaims))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(Denial::InvalidClaims),
+        };
+        if let Some(accepted) = &self.audiences {
+            if !audiences
+                .iter()
+                .any(|aud| accepted.iter().any(|a| a == aud))
+            {
+                return Err(Denial::AudienceNotAccepted);
+            }
+        }
+
+        let verified = Verified { claims };
+        if !verified.has_all(&self.require) {
+            return Err(Denial::RequiredClaim);
+        }
+        Ok(verified)
+    }
+}
+
+/// Why a token could not be signed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The claims could not be serialized.
+    Claims(String),
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Claims(why) => write!(f, "cannot encode the claims: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SignError {}
+
+/// Signs `claims` as an HS256 compact JWT with `typ: JWT` and an optional `kid`.
+pub fn sign(
+    claims: &Map<String, Value>,
+    secret: &[u8],
+    kid: Option<&str>,
+) -> Result<String, SignError> {
+    use jwt_compact::{alg::Hs256, alg::Hs256Key, AlgorithmExt, Claims, Header};
+    let mut header = Header::empty().with_token_type("JWT");
+    if let Some(kid) = kid {
+        header = header.with_key_id(kid);
+    }
+    Hs256
+        .token(&header, &Claims::new(claims), &Hs256Key::new(secret))
+        .map_err(|e| SignError::Claims(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_800_000_000;
+
+    fn policy() -> Policy {
+        Policy {
+            keys: vec![Key::new(None, SECRET)],
+            issuers: None,
+            audiences: None,
+            leeway: 30,
+            max_lifetime: Some(86_400),
+            require: Vec::new(),
+        }
+    }
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn token(v: Value) -> String {
+        sign(&claims(v), SECRET, None).unwrap_or_default()
+    }
+
+    fn raw(header: &str, payload: &str, secret: &[u8]) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header);
+        let p = URL_SAFE_NO_PAD.encode(payload);
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+        mac.update(format!("{h}.{p}").as_bytes());
+        let s = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{h}.{p}.{s}")
+    }
+
+    #[test]
+    fn accepts_a_token_signed_by_jwt_compact() {
+        let t = token(json!({"room": "a", "exp": NOW + 60}));
+        let v = policy()
+            .verify(&t, NOW)
+            .unwrap_or_else(|e| unreachable!("{e:?}"));
+        assert_eq!(v.claim(&ClaimPath(vec!["room".into()])), Some(&json!("a")));
+    }
+
+    #[test]
+    fn accepts_the_rfc_7515_a1_hs256_example() {
+        let jwk_k = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+        let key = URL_SAFE_NO_PAD.decode(jwk_k).unwrap_or_default();
+        let t = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.\
+                 eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.\
+                 dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let p = Policy {
+            keys: vec![Key::new(None, &key)],
+            max_lifetime: None,
+            ..policy()
+        };
+        assert!(p.verify(t, 1_300_819_000).is_ok());
+        assert_eq!(p.verify(t, 1_300_819_380 + 30).err(), Some(Denial::Expired));
+    }
+
+    #[test]
+    fn rejects_alg_none_and_every_other_algorithm() {
+        for alg in [
+            "none", "None", "NONE", "", "HS384", "HS512", "RS256", "ES256", "hs256",
+        ] {
+            let t = raw(
+                &format!(r#"{{"alg":"{alg}"}}"#),
+                &format!(r#"{{"exp":{}}}"#, NOW + 60),
+                SECRET,
+            );
+            assert_eq!(
+                policy().verify(&t, NOW).err(),
+                Some(Denial::AlgorithmNotAllowed),
+                "{alg}"
+            );
+        }
+        let t = raw(
+            r#"{"typ":"JWT"}"#,
+            &format!(r#"{{"exp":{}}}"#, NOW + 60),
+            SECRET,
+        );
+        assert_eq!(
+            policy().verify(&t, NOW).err(),
+            Some(Denial::AlgorithmNotAllowed)
+        );
+    }
+
+    #[test]
+    fn rejects_crit_and_foreign_typ() {
+        let p = format!(r#"{{"exp":{}}}"#, NOW + 60);
+        let t = raw(r#"{"alg":"HS256","crit":["b64"]}"#, &p, SECRET);
+        assert_eq!(
+            policy().verify(&t, NOW).err(),
+            Some(Denial::UnsupportedHeader)
+        );
+        let t = raw(r#"{"alg":"HS256","typ":"at+jwt"}"#, &p, SECRET);
+        assert_eq!(
+            policy().verify(&t, NOW).err(),
+            Some(Denial::UnsupportedHeader)
+        );
+    }
+
+    #[test]
+    fn rejects_another_keys_signature() {
+        let t = sign(
+            &claims(json!({"exp": NOW + 60})),
+            b"another-secret-another-secret-xx",
+            None,
+        )
+        .unwrap_or_default();
+        assert_eq!(policy().verify(&t, NOW).err(), Some(Denial::BadSignature));
+    }
+
+    #[test]
+    fn rejects_wrong_segment_counts_and_empty_signatures() {
+        let t = token(json!({"exp": NOW + 60}));
+        let (hp, _) = t.rsplit_once('.').unwrap_or_default();
+        for bad in [
+            hp.to_owned(),
+            format!("{hp}."),
+            format!("{t}."),
+            format!("{t}.x"),
+            String::new(),
+        ] {
+            assert!(policy().verify(&bad, NOW).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_canonical_base64() {
+        let t = token(json!({"exp": NOW + 60}));
+        assert!(policy().verify(&format!("{t}="), NOW).is_err());
+        assert!(policy().verify(&t.replacen('-', "+", 1), NOW).is_err() || !t.contains('-'));
+    }
+
+    #[test]
+    fn selects_keys_by_kid_and_tries_all_without_one() {
+        let old = b"old-secret-old-secret-old-secret";
+        let p = Policy {
+            keys: vec![
+                Key::new(Some("new".into()), SECRET),
+                Key::new(Some("old".into()), old),
+            ],
+            ..policy()
+        };
+        let c = claims(json!({"exp": NOW + 60}));
+        assert!(p
+            .verify(&sign(&c, old, Some("old")).unwrap_or_default(), NOW)
+            .is_ok());
+        assert!(p
+            .verify(&sign(&c, old, None).unwrap_or_default(), NOW)
+            .is_ok());
+        assert_eq!(
+            p.verify(&sign(&c, old, Some("new")).unwrap_or_default(), NOW)
+                .err(),
+            Some(Denial::BadSignature)
+        );
+        assert_eq!(
+            p.verify(&sign(&c, old, Some("gone")).unwrap_or_default(), NOW)
+                .err(),
+            Some(Denial::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn exp_is_required_and_must_be_a_non_negative_integer() {
+        for exp in [
+            json!(null),
+            json!("1900000000"),
+            json!(1.9e9),
+            json!(-1),
+            json!(1e30),
+        ] {
+            let t = token(json!({"exp": exp}));
+            assert_eq!(
+                policy().verify(&t, NOW).err(),
+                Some(Denial::InvalidClaims),
+                "{exp}"
+            );
+        }
+        assert_eq!(
+            policy().verify(&token(json!({"room": "a"})), NOW).err(),
+            Some(Denial::InvalidClaims)
+        );
+    }
+
+    #[test]
+    fn expiry_honours_the_leeway_at_the_exact_second() {
+        let t = token(json!({"exp": NOW}));
+        assert!(policy().verify(&t, NOW + 29).is_ok());
+        assert_eq!(policy().verify(&t, NOW + 30).err(), Some(Denial::Expired));
+    }
+
+    #[test]
+    fn nbf_and_iat_in_the_future_are_not_yet_valid() {
+        let t = token(json!({"exp": NOW + 600, "nbf": NOW + 31}));
+        assert_eq!(policy().verify(&t, NOW).err(), Some(Denial::NotYetValid));
+        assert!(policy().verify(&t, NOW + 1).is_ok());
+        let t = token(json!({"exp": NOW + 600, "iat": NOW + 31}));
+        assert_eq!(policy().verify(&t, NOW).err(), Some(Denial::NotYetValid));
+    }
+
+    #[test]
+    fn lifetime_over_the_maximum_is_refused() {
+        let t = token(json!({"exp": NOW + 86_401, "iat": NOW}));
+        assert_eq!(
+            policy().verify(&t, NOW).err(),
+            Some(Denial::LifetimeTooLong)
+        );
+        let t = token(json!({"exp": NOW + 86_400, "iat": NOW}));
+        assert!(policy().verify(&t, NOW).is_ok());
+    }
+
+    #[test]
+    fn issuer_and_audience_must_be_accepted() {
+        let p = Policy {
+            issuers: Some(vec!["meet".into()]),
+            audiences: Some(vec!["jitsi".into()]),
+            ..policy()
+        };
+        let ok = token(json!({"exp": NOW + 60, "iss": "meet", "aud": ["x", "jitsi"]}));
+        assert!(p.verify(&ok, NOW).is_ok());
+        let ok = token(json!({"exp": NOW + 60, "iss": "meet", "aud": "jitsi"}));
+        assert!(p.verify(&ok, NOW).is_ok());
+        let bad_iss = token(json!({"exp": NOW + 60, "iss": "other", "aud": "jitsi"}));
+        assert_eq!(
+            p.verify(&bad_iss, NOW).err(),
+            Some(Denial::IssuerNotAccepted)
+        );
+        let bad_aud = token(json!({"exp": NOW + 60, "iss": "meet", "aud": "other"}));
+        assert_eq!(
+            p.verify(&bad_aud, NOW).err(),
+            Some(Denial::AudienceNotAccepted)
+        );
+        for aud in [json!([]), json!(5), json!([1]), json!({"a": 1})] {
+            let t = token(json!({"exp": NOW + 60, "iss": "meet", "aud": aud}));
+            assert_eq!(
+                p.verify(&t, NOW).err(),
+                Some(Denial::InvalidClaims),
+                "{aud}"
+            );
+        }
+    }
+
+    #[test]
+    fn required_claim_values_must_match_exactly() {
+        let p = Policy {
+            require: vec![(ClaimPath(vec!["room_join".into()]), json!(true))],
+            ..policy()
+        };
+        assert!(p
+            .verify(&token(json!({"exp": NOW + 60, "room_join": true})), NOW)
+            .is_ok());
+        for v in [json!(false), json!("true"), json!(1)] {
+            let t = token(json!({"exp": NOW + 60, "room_join": v}));
+            assert_eq!(p.verify(&t, NOW).err(), Some(Denial::RequiredClaim));
+        }
+        assert_eq!(
+            p.verify(&token(json!({"exp": NOW + 60})), NOW).err(),
+            Some(Denial::RequiredClaim)
+        );
+    }
+
+    #[test]
+    fn duplicate_claims_are_refused() {
+        let t = raw(
+            r#"{"alg":"HS256"}"#,
+            &format!(r#"{{"exp":{},"room":"a","room":"b"}}"#, NOW + 60),
+            SECRET,
+        );
+        assert_eq!(policy().verify(&t, NOW).err(), Some(Denial::InvalidClaims));
+    }
+
+    #[test]
+    fn key_debug_output_hides_the_secret() {
+        let text = format!("{:?}", Key::new(Some("k1".into()), SECRET));
+        assert!(!text.contains("0123456789") && text.contains("redacted"));
+    }
+}

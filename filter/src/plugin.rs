@@ -1,0 +1,214 @@
+//! The proxy-wasm layer (wasm32 only): reads the request from the host, asks the engine, writes the
+//! verdict back. No decision is made here.
+//!
+//! Portability: the filter uses only host calls that both Envoy and Kong's ngx_wasm_module
+//! implement (no `proxy_get_log_level`, `proxy_done`, gRPC, dispatch or `proxy_continue_*`), and
+//! never depends on `end_of_stream` in the headers phase (always false in nginx).
+
+use crate::config::{LogLevel, Mode};
+use crate::engine::{Edit, Gate, Verdict};
+use crate::error::Denial;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel as HostLevel, MetricType};
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+}}
+
+fn log(level: HostLevel, message: &str) {
+    // A failing log call must not change the verdict.
+    let _ = hostcalls::log(level, message);
+}
+
+/// Counters exported as proxy-wasm metrics (`roomgate.*` in Envoy's /stats).
+#[derive(Debug, Default)]
+struct Metrics {
+    allowed: Option<u32>,
+    denied: Option<u32>,
+}
+
+impl Metrics {
+    fn define() -> Self {
+        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
+        Self {
+            allowed: counter("roomgate.allowed"),
+            denied: counter("roomgate.denied"),
+        }
+    }
+
+    fn count(&self, verdict: &Verdict) {
+        let id = if verdict.denial.is_some() {
+            self.denied
+        } else {
+            self.allowed
+        };
+        if let Some(id) = id {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Root {
+    gate: Option<Rc<Gate>>,
+    metrics: Rc<Metrics>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = hostcalls::get_buffer(
+            proxy_wasm::types::BufferType::PluginConfiguration,
+            0,
+            usize::MAX,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        match Gate::from_json(&bytes, &|name| std::env::var(name).ok()) {
+            Ok(gate) => {
+                self.gate = Some(Rc::new(gate));
+                self.metrics = Rc::new(Metrics::define());
+                log(HostLevel::Info, "roomgate: configuration loaded");
+                true
+            }
+            Err(e) => {
+                self.gate = None;
+                log(
+                    HostLevel::Critical,
+                    &format!("roomgate: configuration rejected: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Request {
+            gate: self.gate.clone(),
+            metrics: Rc::clone(&self.metrics),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Request {
+    gate: Option<Rc<Gate>>,
+    metrics: Rc<Metrics>,
+}
+
+impl Context for Request {}
+
+impl Request {
+    fn deny_internal(&self, why: &str) -> Action {
+        log(
+            HostLevel::Error,
+            &format!("roomgate: denied: reason=internal_error ({why})"),
+        );
+        let r = crate::engine::response_for(Denial::Internal, Denial::Internal.message());
+        self.send(&r)
+    }
+
+    fn send(&self, r: &crate::engine::Response) -> Action {
+        let headers: Vec<(&str, &str)> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let _ =
+            hostcalls::send_http_response(u32::from(r.status), headers, Some(r.body.as_bytes()));
+        Action::Pause
+    }
+
+    fn log_verdict(&self, gate: &Gate, v: &Verdict) {
+        let Some(denial) = v.denial else { return };
+        let level = match gate.log_denials() {
+            LogLevel::Off => return,
+            LogLevel::Trace => HostLevel::Trace,
+            LogLevel::Debug => HostLevel::Debug,
+            LogLevel::Info => HostLevel::Info,
+            LogLevel::Warn => HostLevel::Warn,
+            LogLevel::Error => HostLevel::Error,
+        };
+        let mode = if gate.mode() == Mode::Report {
+            " (report mode: not blocked)"
+        } else {
+            ""
+        };
+        let room = v
+            .room
+            .as_deref()
+            .map(crate::engine::header_safe)
+            .unwrap_or_else(|| "-".into());
+        log(
+            level,
+            &format!(
+                "roomgate: denied{mode}: status={} reason={} route={} kind={} source={} room={room}",
+                denial.status(),
+                denial.reason(),
+                gate.route_label(v.route),
+                v.kind.label(),
+                v.source.unwrap_or("-"),
+            ),
+        );
+    }
+}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(gate) = self.gate.clone() else {
+            return self.deny_internal("no usable configuration");
+        };
+        let Ok(headers) = hostcalls::get_map(proxy_wasm::types::MapType::HttpRequestHeaders) else {
+            return self.deny_internal("request headers unavailable");
+        };
+        let path = match headers.iter().find(|(n, _)| n == ":path") {
+            Some((_, p)) => p.clone(),
+            None => match hostcalls::get_map_value(
+                proxy_wasm::types::MapType::HttpRequestHeaders,
+                ":path",
+            ) {
+                Ok(Some(p)) => p,
+                _ => return self.deny_internal("request path unavailable"),
+            },
+        };
+        let Ok(now) = hostcalls::get_current_time() else {
+            return self.deny_internal("clock unavailable");
+        };
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+
+        let verdict = gate.decide(&path, &headers, now);
+        self.metrics.count(&verdict);
+        self.log_verdict(&gate, &verdict);
+        if let Some(response) = &verdict.response {
+            return self.send(response);
+        }
+        for edit in &verdict.edits {
+            let result = match edit {
+                Edit::Set(name, value) => hostcalls::set_map_value(
+                    proxy_wasm::types::MapType::HttpRequestHeaders,
+                    name,
+                    Some(value),
+                ),
+                Edit::Remove(name) => hostcalls::set_map_value(
+                    proxy_wasm::types::MapType::HttpRequestHeaders,
+                    name,
+                    None,
+                ),
+            };
+            if result.is_err() {
+                return self.deny_internal("cannot edit request headers");
+            }
+        }
+        Action::Continue
+    }
+}

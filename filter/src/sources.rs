@@ -1,0 +1,176 @@
+//! Where a request carries its token, and how to take it out again.
+//!
+//! Sources are searched in the configured order, but all of them are read: the same token in two
+//! places is fine (it is stripped from both), two different tokens, or one source given twice, is
+//! an ambiguous request and gets 401, never a guess at which one was meant.
+
+use crate::error::Denial;
+use crate::path::Target;
+use serde::Deserialize;
+
+/// A place a token can come from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Source {
+    /// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `X-Auth-Token: <token>` (seed 002).
+    #[serde(rename = "x-auth-token")]
+    XAuthToken,
+    /// Any other request header holding the bare token.
+    #[serde(rename = "header")]
+    Header(String),
+    /// A query parameter: `jwt` (Jitsi page links), `token` (videocall.rs, Jitsi websockets).
+    #[serde(rename = "query")]
+    Query(String),
+    /// A cookie.
+    #[serde(rename = "cookie")]
+    Cookie(String),
+}
+
+impl Source {
+    /// Checks names at configuration load.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Header(h)
+                if h.is_empty()
+                    || h.starts_with(':')
+                    || h.bytes().any(|b| b.is_ascii_uppercase() || b <= b' ') =>
+            {
+                Err(format!(
+                    "header source {h:?} must be a lower-case header name"
+                ))
+            }
+            Self::Header(h) if h == "authorization" || h == "x-auth-token" || h == "cookie" => {
+                Err(format!(
+                    "use the `bearer`, `x-auth-token` or `cookie` source instead of header {h:?}"
+                ))
+            }
+            Self::Query(n) | Self::Cookie(n)
+                if n.is_empty() || n.contains(['=', '&', ';', ' ']) =>
+            {
+                Err(format!("{n:?} is not a usable parameter or cookie name"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Short name for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::XAuthToken => "x_auth_token",
+            Self::Header(_) => "header",
+            Self::Query(_) => "query",
+            Self::Cookie(_) => "cookie",
+        }
+    }
+}
+
+/// The token a request carries and every source it was found in.
+#[derive(Debug)]
+pub struct Found<'s> {
+    /// The token text.
+    pub token: String,
+    /// The sources holding it (first is the first configured).
+    pub sources: Vec<&'s Source>,
+}
+
+fn header_values<'h>(
+    headers: &'h [(String, String)],
+    name: &'h str,
+) -> impl Iterator<Item = &'h str> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Pairs of all `Cookie` headers (HTTP/2 may split cookies over several).
+pub fn cookie_pairs(headers: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    header_values(headers, "cookie")
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split_once('=').unwrap_or((c, "")))
+}
+
+/// Reads one source: `Ok(None)` if absent, an error if ambiguous or malformed.
+fn read(
+    source: &Source,
+    headers: &[(String, String)],
+    target: &Target<'_>,
+) -> Result<Option<String>, Denial> {
+    let mut values: Vec<String> = Vec::new();
+    match source {
+        Source::Bearer => {
+            let all: Vec<&str> = header_values(headers, "authorization").collect();
+            if all.len() > 1 {
+                return Err(Denial::AmbiguousToken);
+            }
+            for v in all {
+                let v = v.trim();
+                let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+                if scheme.eq_ignore_ascii_case("bearer") {
+                    values.push(rest.trim_start_matches(' ').to_owned());
+                }
+            }
+        }
+        Source::XAuthToken => {
+            values.extend(header_values(headers, "x-auth-token").map(|v| v.trim().to_owned()))
+        }
+        Source::Header(name) => {
+            values.extend(header_values(headers, name).map(|v| v.trim().to_owned()))
+        }
+        Source::Query(name) => {
+            for p in target.query_params().filter(|p| p.name_is(name)) {
+                values.push(p.value().ok_or(Denial::MalformedToken)?);
+            }
+        }
+        Source::Cookie(name) => {
+            values.extend(
+                cookie_pairs(headers)
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, v)| v.to_owned()),
+            );
+        }
+    }
+    match values.len() {
+        0 => Ok(None),
+        1 => Ok(values.pop()),
+        _ => Err(Denial::AmbiguousToken),
+    }
+}
+
+/// Finds the one token of a request. `max_bytes` bounds its size before anything decodes it.
+pub fn find<'s>(
+    sources: &'s [Source],
+    headers: &[(String, String)],
+    target: &Target<'_>,
+    max_bytes: usize,
+) -> Result<Option<Found<'s>>, Denial> {
+    let mut found: Option<Found<'s>> = None;
+    for source in sources {
+        let Some(token) = read(source, headers, target)? else {
+            continue;
+        };
+        if token.len() > max_bytes {
+            return Err(Denial::TokenTooLarge);
+        }
+        if token.is_empty() || !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(Denial::MalformedToken);
+        }
+        match &mut found {
+            None => {
+                found = Some(Found {
+                    token,
+                    sources: vec![source],
+                })
+            }
+            Some(f) if f.token == token => f.sources.push(source),
+            Some(_) => return Err(Denial::AmbiguousToken),
+        }
+    }
+    Ok(found)
+}
