@@ -1,12 +1,15 @@
 //! Test infrastructure for roomgate's end-to-end suites. The filter only means something inside a
 //! real Envoy, so the suites drive a real Envoy binary (`envoy`), in front of an upstream that
 //! echoes back exactly what reached it (`upstream`), with a client that sends exact bytes
-//! (`http`). Nothing here depends on the filter crate: the suites test the built `.wasm`.
+//! (`http`). The behaviour table (`table`) is the one list of cases every host (`hosts`) runs:
+//! the native engine and the built `.wasm` inside Envoy.
 
 use std::path::PathBuf;
 
 pub mod envoy;
+pub mod hosts;
 pub mod http;
+pub mod table;
 pub mod upstream;
 
 /// The repository's root directory (the parent of this crate's manifest directory).

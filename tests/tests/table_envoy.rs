@@ -1,0 +1,20 @@
+//! The behaviour table through the built roomgate.wasm inside a real Envoy (V8).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use roomgate_tests::hosts::EnvoyHost;
+use roomgate_tests::table::cases;
+
+#[test]
+fn every_case_of_the_behaviour_table_holds_in_envoy() {
+    let mut host = EnvoyHost::new().unwrap();
+    let failures: Vec<String> = cases()
+        .iter()
+        .filter_map(|c| c.run(&mut host).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
