@@ -488,6 +488,42 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// serde quotes the offending value (`unknown variant `the-token``), and a secret pasted into the
+/// wrong field would end up in the log. Values are hidden; field names and the expected
+/// alternatives are kept, since they are what the operator needs.
+fn redact_serde(message: &str) -> String {
+    let (head, tail) = match message.find(", expected") {
+        Some(i) => message.split_at(i),
+        None => (message, ""),
+    };
+    let keeps_name = ["unknown field", "duplicate field", "missing field"]
+        .iter()
+        .any(|p| head.starts_with(p));
+    if keeps_name {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in head.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push_str("(hidden)");
+                out.push(c);
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '`' || c == '"' {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    out.push_str(tail);
+    out
+}
+
 fn env_list(env: Env<'_>, var: &str) -> Option<Vec<String>> {
     env(var).map(|v| {
         v.split(',')
@@ -525,8 +561,8 @@ fn claim_values(
 impl Gate {
     /// Parses and compiles a JSON configuration.
     pub fn from_json(text: &[u8], env: Env<'_>) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            serde_json::from_slice(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawConfig = serde_json::from_slice(text)
+            .map_err(|e| ConfigError::Syntax(redact_serde(&e.to_string())))?;
         Self::compile(raw, env)
     }
 

@@ -263,3 +263,30 @@ fn config_errors_never_carry_secret_material_in_debug_output() {
         .unwrap_err();
     assert!(!format!("{err:?}").contains("short-secret"));
 }
+
+#[test]
+fn a_secret_pasted_into_the_wrong_place_is_not_echoed() {
+    let token = "a-real-token-that-must-never-leak-0123456789";
+    let routes = json!([{"match": {"prefix": "/"}, "kind": "authenticated"}]);
+    for config in [
+        json!({"static_tokens": {"global": token}, "routes": routes}),
+        json!({"jwt": {"keys": [{"secret": SECRET, "encoding": token}]}, "routes": room_route()}),
+        json!({"jwt": {"leeway_seconds": token}, "routes": room_route()}),
+        json!({"mode": token}),
+    ] {
+        let msg = load(config)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!msg.is_empty() && !msg.contains(token), "{msg}");
+    }
+}
+
+#[test]
+fn schema_errors_still_name_the_field() {
+    let msg = refused(json!({"jwt": {}, "routes": room_route(), "mode": "block"}));
+    assert!(
+        msg.contains("unknown variant") && msg.contains("enforce"),
+        "{msg}"
+    );
+}
