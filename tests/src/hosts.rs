@@ -148,7 +148,7 @@ impl Host for EnvoyHost {
 
 /// Removes `host_env_keys` (envoy.yaml's demo passes JWT_APP_SECRET that way), so the table's
 /// `key_values` are the VM's only environment.
-fn drop_host_env_keys(v: &mut serde_json::Value) {
+pub fn drop_host_env_keys(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
             m.remove("host_env_keys");

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use roomgate_tests::envoy::{Envoy, EnvoyConfig};
+use roomgate_tests::hosts::drop_host_env_keys;
 use roomgate_tests::table::{self, Token};
 use roomgate_tests::upstream::EchoUpstream;
 use serde_json::json;
@@ -19,29 +20,18 @@ fn jitsi_envoy(upstream: &EchoUpstream) -> Envoy {
     let mut cfg = EnvoyConfig::new(upstream.port())
         .unwrap()
         .plugin_config(&table::config("jitsi").unwrap());
-    cfg = cfg.mutate(|v| strip_host_env(v));
+    cfg = cfg.mutate(drop_host_env_keys);
     for (k, val) in table::env("jitsi") {
         cfg = cfg.env(k, &val);
     }
     Envoy::start(cfg).unwrap()
 }
 
-fn strip_host_env(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            m.remove("host_env_keys");
-            m.values_mut().for_each(strip_host_env);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_host_env),
-        _ => {}
-    }
-}
-
 fn bad_config(plugin: serde_json::Value) -> EnvoyConfig {
     EnvoyConfig::new(1)
         .unwrap()
         .plugin_config(&plugin.to_string())
-        .mutate(strip_host_env)
+        .mutate(drop_host_env_keys)
 }
 
 #[test]
