@@ -1,6 +1,11 @@
 //! Configuration load: what is refused, and with which message. An unusable configuration must
 //! never run open, and no message may contain a secret.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roomgate_filter::{ConfigError, Gate};
 use serde_json::{json, Value};

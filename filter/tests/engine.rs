@@ -1,6 +1,11 @@
 //! Engine rules the behaviour table does not cover: options other than the examples', exact
 //! instants, and what a verdict contains.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roomgate_filter::jwt::sign;
 use roomgate_filter::{Denial, Edit, Gate, Verdict};

@@ -1,6 +1,11 @@
 //! roomgate inside a real Envoy: what the behaviour table cannot express — configurations Envoy
 //! must refuse, logs, metrics, and the demo `make run` serves.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roomgate_tests::envoy::{Envoy, EnvoyConfig};
 use roomgate_tests::hosts::drop_host_env_keys;

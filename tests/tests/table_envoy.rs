@@ -1,5 +1,10 @@
 //! The behaviour table through the built roomgate.wasm inside a real Envoy (V8).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roomgate_tests::hosts::EnvoyHost;
 use roomgate_tests::table::cases;

@@ -1,5 +1,10 @@
 //! The behaviour table on the native engine, with a fixed clock.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roomgate_tests::hosts::Native;
 use roomgate_tests::table::cases;
