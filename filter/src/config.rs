@@ -6,7 +6,7 @@
 //! digests computed. Nothing of this is repeated per request, and a configuration that cannot be
 //! used is refused with one [`ConfigError`], so the gate never runs open.
 
-use crate::engine::{Gate, Identities, Route, RouteKind, StaticTokens};
+use crate::engine::{Gate, Identities, Revocations, Route, RouteKind, StaticTokens};
 use crate::error::ConfigError;
 use crate::jwt::{ClaimPath, Key, Policy};
 use crate::path::{PathMatch, Pattern};
@@ -15,7 +15,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Shortest accepted secret or static token, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -62,6 +62,24 @@ pub struct RawConfig {
     /// Logging of verdicts.
     #[serde(default)]
     pub log: RawLog,
+    /// Rooms and tokens revoked before they expire.
+    #[serde(default)]
+    pub revoked: RawRevoked,
+}
+
+/// Early revocation (seed 000's "delete a room before it expires"). `issuer revoke` writes this.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevoked {
+    /// Closed rooms: no credential enters them any more (403 `room_closed`).
+    #[serde(default)]
+    pub rooms: Vec<String>,
+    /// Revoked JWT IDs (`jti`): 401 `token_revoked`.
+    #[serde(default)]
+    pub jtis: Vec<String>,
+    /// Per room, a Unix time: JWTs for that room issued (`iat`, else `nbf`) before it are revoked.
+    #[serde(default)]
+    pub issued_before: BTreeMap<String, i64>,
 }
 
 /// Whether denials block or are only reported.
@@ -681,7 +699,38 @@ impl Gate {
             ));
         }
 
+        let ci = raw.rooms.case_insensitive;
+        if raw
+            .revoked
+            .rooms
+            .iter()
+            .chain(raw.revoked.issued_before.keys())
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::Invalid("revoked: a room name is empty".into()));
+        }
+        if raw.revoked.issued_before.values().any(|t| *t < 0) {
+            return Err(ConfigError::Invalid(
+                "revoked.issued_before: times are Unix seconds (>= 0)".into(),
+            ));
+        }
+        let revoked = Revocations {
+            rooms: raw
+                .revoked
+                .rooms
+                .iter()
+                .map(|r| fold(r, ci))
+                .collect::<HashSet<_>>(),
+            jtis: raw.revoked.jtis.iter().cloned().collect(),
+            issued_before: raw
+                .revoked
+                .issued_before
+                .iter()
+                .map(|(r, t)| (fold(r, ci), *t))
+                .collect(),
+        };
         Ok(Gate {
+            revoked,
             mode: raw.mode,
             routes,
             default: raw.default,

@@ -12,7 +12,7 @@ use crate::path::{PathMatch, Target};
 use crate::sources::{self, Source};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -33,6 +33,16 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
+    /// Every kind, for metrics defined up front.
+    pub const ALL: [RouteKind; 6] = [
+        Self::Public,
+        Self::Room,
+        Self::Authenticated,
+        Self::Admin,
+        Self::Gone,
+        Self::Deny,
+    ];
+
     /// Short name for metrics and logs.
     pub fn label(self) -> &'static str {
         match self {
@@ -71,6 +81,20 @@ impl StaticTokens {
     /// Whether no static token is configured.
     pub fn is_empty(&self) -> bool {
         self.global.is_none() && self.admin.is_none() && self.rooms.is_empty()
+    }
+}
+
+/// Revoked rooms and tokens, room names folded as the gate compares them.
+#[derive(Debug, Clone, Default)]
+pub struct Revocations {
+    pub(crate) rooms: HashSet<String>,
+    pub(crate) jtis: HashSet<String>,
+    pub(crate) issued_before: HashMap<String, i64>,
+}
+
+impl Revocations {
+    fn is_empty(&self) -> bool {
+        self.rooms.is_empty() && self.jtis.is_empty() && self.issued_before.is_empty()
     }
 }
 
@@ -115,6 +139,7 @@ pub struct Gate {
     pub(crate) strip_token: bool,
     pub(crate) max_token_bytes: usize,
     pub(crate) log_denials: LogLevel,
+    pub(crate) revoked: Revocations,
 }
 
 /// A change to the request before it is forwarded.
@@ -434,6 +459,7 @@ impl Gate {
                         return Err(Denial::RoomMismatch);
                     }
                 }
+                self.check_revoked(&bound, &cred)?;
                 Some(bound)
             }
             _ => match &cred.room {
@@ -452,6 +478,30 @@ impl Gate {
             room,
             strip,
         })
+    }
+
+    /// Closed rooms refuse everyone; a room's cut-off refuses JWTs issued before it.
+    fn check_revoked(&self, room: &str, cred: &Credential) -> Result<(), Denial> {
+        if self.revoked.is_empty() {
+            return Ok(());
+        }
+        let folded = if self.case_insensitive {
+            room.to_ascii_lowercase()
+        } else {
+            room.to_owned()
+        };
+        if self.revoked.rooms.contains(&folded) {
+            return Err(Denial::RoomClosed);
+        }
+        if let (Some(cutoff), Some(jwt)) = (self.revoked.issued_before.get(&folded), &cred.jwt) {
+            let issued = ["iat", "nbf"]
+                .iter()
+                .find_map(|c| jwt.claim(&ClaimPath::single(c)).and_then(Value::as_i64));
+            if issued.is_none_or(|t| t < *cutoff) {
+                return Err(Denial::TokenRevoked);
+            }
+        }
+        Ok(())
     }
 
     fn authenticate(&self, token: &str, now: i64) -> Result<Credential, Denial> {
@@ -497,6 +547,13 @@ impl Gate {
     }
 
     fn jwt_credential(&self, jwt: Verified) -> Result<Credential, Denial> {
+        if !self.revoked.jtis.is_empty() {
+            if let Some(Value::String(jti)) = jwt.claim(&ClaimPath::single("jti")) {
+                if self.revoked.jtis.contains(jti) {
+                    return Err(Denial::TokenRevoked);
+                }
+            }
+        }
         let ids = &self.identities;
         let room = match jwt.claim(&ids.room) {
             None if ids.allow_unscoped => RoomGrant::Any,

@@ -87,6 +87,10 @@ pub enum Denial {
     RequiredClaim,
     /// The static token matches no configured token.
     UnknownStaticToken,
+    /// The JWT was revoked (its `jti`, or issued before its room's cut-off).
+    TokenRevoked,
+    /// The room was closed early (revoked); nobody enters it.
+    RoomClosed,
     /// The token is valid but for another room.
     RoomMismatch,
     /// The token is valid but names no room, and the route needs one.
@@ -104,6 +108,35 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// Every denial, for metrics defined up front.
+    pub const ALL: [Denial; 25] = [
+        Self::MissingToken,
+        Self::AmbiguousToken,
+        Self::TokenTooLarge,
+        Self::MalformedToken,
+        Self::AlgorithmNotAllowed,
+        Self::UnsupportedHeader,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::InvalidClaims,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::LifetimeTooLong,
+        Self::IssuerNotAccepted,
+        Self::AudienceNotAccepted,
+        Self::RequiredClaim,
+        Self::UnknownStaticToken,
+        Self::TokenRevoked,
+        Self::RoomClosed,
+        Self::RoomMismatch,
+        Self::RoomNotInToken,
+        Self::AdminRequired,
+        Self::Forbidden,
+        Self::Gone,
+        Self::BadRequest,
+        Self::Internal,
+    ];
+
     /// The HTTP status of the local response.
     pub fn status(self) -> u16 {
         match self {
@@ -122,10 +155,13 @@ impl Denial {
             | Self::IssuerNotAccepted
             | Self::AudienceNotAccepted
             | Self::RequiredClaim
-            | Self::UnknownStaticToken => 401,
-            Self::RoomMismatch | Self::RoomNotInToken | Self::AdminRequired | Self::Forbidden => {
-                403
-            }
+            | Self::UnknownStaticToken
+            | Self::TokenRevoked => 401,
+            Self::RoomMismatch
+            | Self::RoomNotInToken
+            | Self::AdminRequired
+            | Self::Forbidden
+            | Self::RoomClosed => 403,
             Self::Gone => 410,
             Self::BadRequest => 400,
             Self::Internal => 500,
@@ -152,6 +188,8 @@ impl Denial {
             | Self::RequiredClaim
             | Self::UnknownStaticToken => "invalid_token",
             Self::RoomMismatch | Self::RoomNotInToken => "room_mismatch",
+            Self::TokenRevoked => "token_revoked",
+            Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
             Self::Forbidden => "forbidden",
             Self::Gone => "gone",
@@ -181,6 +219,8 @@ impl Denial {
             Self::UnknownStaticToken => "unknown_static_token",
             Self::RoomMismatch => "room_mismatch",
             Self::RoomNotInToken => "room_not_in_token",
+            Self::TokenRevoked => "token_revoked",
+            Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
             Self::Forbidden => "forbidden",
             Self::Gone => "gone",
@@ -210,6 +250,8 @@ impl Denial {
             Self::UnknownStaticToken => "the token is not valid",
             Self::RoomMismatch => "the token is not valid for this room",
             Self::RoomNotInToken => "the token does not name a room",
+            Self::TokenRevoked => "the token has been revoked",
+            Self::RoomClosed => "this room has been closed",
             Self::AdminRequired => "this route needs an admin credential",
             Self::Forbidden => "access to this path is not allowed",
             Self::Gone => "this endpoint is gone",

@@ -6,7 +6,7 @@
 //! never depends on `end_of_stream` in the headers phase (always false in nginx).
 
 use crate::config::{LogLevel, Mode};
-use crate::engine::{Edit, Gate, Verdict};
+use crate::engine::{Edit, Gate, RouteKind, Verdict};
 use crate::error::Denial;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -23,12 +23,19 @@ fn log(level: HostLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
-/// Counters exported as proxy-wasm metrics (`roomgate.*` in Envoy's /stats).
+/// Counters exported as proxy-wasm metrics, defined once at configuration: `roomgate.allowed`,
+/// `roomgate.denied`, `roomgate.denied.<reason>`, `roomgate.source.<source>`, `roomgate.route.<kind>`
+/// (Envoy shows them under `wasmcustom.` in /stats and /stats/prometheus).
 #[derive(Debug, Default)]
 struct Metrics {
     allowed: Option<u32>,
     denied: Option<u32>,
+    reasons: Vec<(Denial, u32)>,
+    sources: Vec<(&'static str, u32)>,
+    kinds: Vec<(RouteKind, u32)>,
 }
+
+const SOURCES: [&str; 5] = ["bearer", "x_auth_token", "header", "query", "cookie"];
 
 impl Metrics {
     fn define() -> Self {
@@ -36,18 +43,68 @@ impl Metrics {
         Self {
             allowed: counter("roomgate.allowed"),
             denied: counter("roomgate.denied"),
+            reasons: Denial::ALL
+                .iter()
+                .filter_map(|d| Some((*d, counter(&format!("roomgate.denied.{}", d.reason()))?)))
+                .collect(),
+            sources: SOURCES
+                .iter()
+                .filter_map(|s| Some((*s, counter(&format!("roomgate.source.{s}"))?)))
+                .collect(),
+            kinds: RouteKind::ALL
+                .iter()
+                .filter_map(|k| Some((*k, counter(&format!("roomgate.route.{}", k.label()))?)))
+                .collect(),
+        }
+    }
+
+    fn count_internal(&self) {
+        for id in [
+            self.denied,
+            self.reasons
+                .iter()
+                .find(|(d, _)| *d == Denial::Internal)
+                .map(|(_, id)| *id),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = hostcalls::increment_metric(id, 1);
         }
     }
 
     fn count(&self, verdict: &Verdict) {
-        let id = if verdict.denial.is_some() {
-            self.denied
-        } else {
-            self.allowed
+        let bump = |id: Option<u32>| {
+            if let Some(id) = id {
+                let _ = hostcalls::increment_metric(id, 1);
+            }
         };
-        if let Some(id) = id {
-            let _ = hostcalls::increment_metric(id, 1);
+        match verdict.denial {
+            Some(denial) => {
+                bump(self.denied);
+                bump(
+                    self.reasons
+                        .iter()
+                        .find(|(d, _)| *d == denial)
+                        .map(|(_, id)| *id),
+                );
+            }
+            None => bump(self.allowed),
         }
+        if let Some(source) = verdict.source {
+            bump(
+                self.sources
+                    .iter()
+                    .find(|(s, _)| *s == source)
+                    .map(|(_, id)| *id),
+            );
+        }
+        bump(
+            self.kinds
+                .iter()
+                .find(|(k, _)| *k == verdict.kind)
+                .map(|(_, id)| *id),
+        );
     }
 }
 
@@ -108,6 +165,7 @@ impl Context for Request {}
 
 impl Request {
     fn deny_internal(&self, why: &str) -> Action {
+        self.metrics.count_internal();
         log(
             HostLevel::Error,
             &format!("roomgate: denied: reason=internal_error ({why})"),

@@ -294,3 +294,85 @@ fn deciding_arbitrary_bytes_never_panics() {
         }
     }
 }
+
+fn with_revoked(revoked: Value) -> Gate {
+    let mut config = base(json!({"rooms": {"case_insensitive": true}}));
+    config["revoked"] = revoked;
+    gate(config)
+}
+
+#[test]
+fn a_closed_room_refuses_even_valid_tokens() {
+    let g = with_revoked(json!({"rooms": ["Standup"]}));
+    let auth = format!("Bearer {}", room_token("standup"));
+    let v = decide(&g, "/rooms/STANDUP/x", &[("authorization", &auth)], NOW);
+    assert_eq!(v.denial, Some(Denial::RoomClosed));
+    assert_eq!(v.response.unwrap().status, 403);
+    let auth = format!("Bearer {}", room_token("retro"));
+    assert_eq!(
+        decide(&g, "/rooms/retro/x", &[("authorization", &auth)], NOW).denial,
+        None
+    );
+}
+
+#[test]
+fn a_revoked_jti_is_401_everywhere() {
+    let g = with_revoked(json!({"jtis": ["t-1"]}));
+    let t = jwt(json!({"room": "a", "jti": "t-1", "exp": NOW + 600}));
+    let v = decide(
+        &g,
+        "/rooms/a/x",
+        &[("authorization", &format!("Bearer {t}"))],
+        NOW,
+    );
+    assert_eq!(v.denial, Some(Denial::TokenRevoked));
+    assert_eq!(v.response.unwrap().status, 401);
+    let t = jwt(json!({"room": "a", "jti": "t-2", "exp": NOW + 600}));
+    assert_eq!(
+        decide(
+            &g,
+            "/rooms/a/x",
+            &[("authorization", &format!("Bearer {t}"))],
+            NOW
+        )
+        .denial,
+        None
+    );
+}
+
+#[test]
+fn tokens_issued_before_a_rooms_cut_off_are_revoked() {
+    let g = with_revoked(json!({"issued_before": {"a": NOW - 10}}));
+    let old = jwt(json!({"room": "a", "iat": NOW - 11, "exp": NOW + 600}));
+    let new = jwt(json!({"room": "a", "iat": NOW - 10, "exp": NOW + 600}));
+    let undated = jwt(json!({"room": "a", "exp": NOW + 600}));
+    let nbf_only = jwt(json!({"room": "a", "nbf": NOW - 5, "exp": NOW + 600}));
+    let run = |t: &str| {
+        decide(
+            &g,
+            "/rooms/a/x",
+            &[("authorization", &format!("Bearer {t}"))],
+            NOW,
+        )
+        .denial
+    };
+    assert_eq!(run(&old), Some(Denial::TokenRevoked));
+    assert_eq!(run(&new), None);
+    assert_eq!(
+        run(&undated),
+        Some(Denial::TokenRevoked),
+        "no issue time cannot prove it is new enough"
+    );
+    assert_eq!(run(&nbf_only), None);
+    let other_room = jwt(json!({"room": "b", "iat": NOW - 11, "exp": NOW + 600}));
+    assert_eq!(
+        decide(
+            &g,
+            "/rooms/b/x",
+            &[("authorization", &format!("Bearer {other_room}"))],
+            NOW
+        )
+        .denial,
+        None
+    );
+}

@@ -151,6 +151,34 @@ fn allowed_and_denied_requests_are_counted_in_envoy_stats() {
     };
     assert_eq!(value("roomgate.denied"), Some(3), "{stats}");
     assert_eq!(value("roomgate.allowed"), Some(1), "{stats}");
+    assert_eq!(value("roomgate.denied.missing_token"), Some(3), "{stats}");
+    assert_eq!(value("roomgate.denied.token_expired"), Some(0), "{stats}");
+    assert_eq!(value("roomgate.route.room"), Some(3), "{stats}");
+    assert_eq!(value("roomgate.route.public"), Some(1), "{stats}");
+    let token = Token::Jwt {
+        secret: table::JITSI_SECRET,
+        kid: None,
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+    }
+    .render(now());
+    assert_eq!(
+        envoy
+            .send("GET", &format!("/standup?jwt={token}"), &[])
+            .unwrap()
+            .status,
+        200
+    );
+    let prometheus = envoy.admin_get("/stats/prometheus").unwrap();
+    for line in [
+        "roomgate_allowed{} 2",
+        "roomgate_source_query{} 1",
+        "roomgate_denied_missing_token{} 3",
+    ] {
+        assert!(
+            prometheus.lines().any(|l| l == line),
+            "{line} not in:\n{prometheus}"
+        );
+    }
 }
 
 #[test]
