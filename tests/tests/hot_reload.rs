@@ -1,0 +1,210 @@
+//! Hot reload through Envoy's own ECDS: the deploy/envoy-ecds example, a changed file taking
+//! effect in a running Envoy with no restart and no failed request, and a bad file refused while
+//! the previous configuration stays in force.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use roomgate_tests::envoy::{Envoy, EnvoyConfig};
+use roomgate_tests::table::{self, Token};
+use roomgate_tests::upstream::EchoUpstream;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn token(room: &str) -> String {
+    Token::Jwt {
+        secret: table::JITSI_SECRET,
+        kid: None,
+        claims: json!({"iss": "roomgate-demo", "room": room, "iat": "@now", "exp": "@now+600"}),
+    }
+    .render(now())
+}
+
+/// The example's ECDS resource with the wasm path made absolute and the plugin config edited.
+fn resource(edit: impl FnOnce(&mut Value)) -> Value {
+    let root = roomgate_tests::repo_root();
+    let text = std::fs::read_to_string(root.join("deploy/envoy-ecds/roomgate.yaml")).unwrap();
+    let mut v: Value = serde_yaml::from_str(&text).unwrap();
+    let cfg = &mut v["resources"][0]["typed_config"]["config"];
+    cfg["vm_config"]["code"]["local"]["filename"] = json!(roomgate_tests::envoy::default_wasm());
+    let mut plugin: Value =
+        serde_json::from_str(cfg["configuration"]["value"].as_str().unwrap()).unwrap();
+    edit(&mut plugin);
+    cfg["configuration"]["value"] = json!(plugin.to_string());
+    v
+}
+
+/// Replaces the watched file the way an operator (or `issuer revoke`) must: write, then rename.
+fn publish(dir: &Path, v: &Value) {
+    let tmp = dir.join(".roomgate.yaml.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(v).unwrap()).unwrap();
+    std::fs::rename(&tmp, dir.join("roomgate.yaml")).unwrap();
+}
+
+fn start(dir: &Path, upstream: &EchoUpstream) -> Envoy {
+    let root = roomgate_tests::repo_root();
+    let yaml = std::fs::read_to_string(root.join("deploy/envoy-ecds/envoy.yaml")).unwrap();
+    let file = dir.join("roomgate.yaml");
+    let watched = dir.to_path_buf();
+    let cfg = EnvoyConfig::from_yaml(&yaml, upstream.port())
+        .unwrap()
+        .mutate(move |v| {
+            let filters = &mut v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]
+                [0]["typed_config"]["http_filters"][0]["config_discovery"]["config_source"]
+                ["path_config_source"];
+            filters["path"] = json!(file);
+            filters["watched_directory"]["path"] = json!(watched);
+        })
+        .process_env("JWT_APP_SECRET", table::JITSI_SECRET);
+    Envoy::start(cfg).unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("roomgate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn status(envoy: &Envoy, room: &str, token: &str) -> u16 {
+    envoy
+        .send(
+            "GET",
+            &format!("/{room}"),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_revoked_room_is_closed_in_a_running_envoy_without_restart_or_failed_requests() {
+    let dir = temp_dir("ecds");
+    publish(&dir, &resource(|_| {}));
+    let upstream = EchoUpstream::start(0).unwrap();
+    let envoy = start(&dir, &upstream);
+    let pid = envoy.pid();
+    let standup = token("standup");
+    assert_eq!(status(&envoy, "standup", &standup), 200);
+
+    // Traffic keeps flowing while the configuration changes underneath it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = envoy.port();
+    let load = {
+        let (stop, standup) = (Arc::clone(&stop), standup.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) && seen.len() < 50_000 {
+                let auth = format!("Bearer {standup}");
+                let r = roomgate_tests::http::send(
+                    port,
+                    "GET",
+                    "/standup",
+                    &[("authorization", &auth)],
+                );
+                seen.push(r.map(|r| r.status).unwrap_or(0));
+            }
+            seen
+        })
+    };
+
+    publish(
+        &dir,
+        &resource(|p| p["revoked"]["rooms"] = json!(["standup"])),
+    );
+    let published = Instant::now();
+    let mut closed_after = None;
+    while published.elapsed() < Duration::from_secs(5) {
+        if status(&envoy, "standup", &standup) == 403 {
+            closed_after = Some(published.elapsed());
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seen = load.join().unwrap();
+    let closed_after = closed_after.expect("the room was never closed");
+    eprintln!(
+        "room closed {closed_after:?} after publishing; {} requests in flight meanwhile",
+        seen.len()
+    );
+    assert!(
+        closed_after < Duration::from_secs(1),
+        "closing took {closed_after:?}"
+    );
+    assert!(
+        seen.iter().all(|s| *s == 200 || *s == 403),
+        "unexpected statuses: {:?}",
+        {
+            let mut odd: Vec<u16> = seen
+                .iter()
+                .copied()
+                .filter(|s| *s != 200 && *s != 403)
+                .collect();
+            odd.dedup();
+            odd
+        }
+    );
+    assert_eq!(envoy.pid(), pid);
+    assert_eq!(
+        status(&envoy, "retro", &token("retro")),
+        200,
+        "other rooms stay open"
+    );
+    let body = envoy
+        .send(
+            "GET",
+            "/standup",
+            &[("authorization", &format!("Bearer {standup}"))],
+        )
+        .unwrap()
+        .body;
+    assert!(body.contains("room_closed"), "{body}");
+}
+
+#[test]
+fn a_rejected_update_keeps_the_previous_configuration_in_force() {
+    let dir = temp_dir("ecds-bad");
+    publish(
+        &dir,
+        &resource(|p| p["revoked"]["rooms"] = json!(["standup"])),
+    );
+    let upstream = EchoUpstream::start(0).unwrap();
+    let envoy = start(&dir, &upstream);
+    assert_eq!(status(&envoy, "standup", &token("standup")), 403);
+
+    // A weak secret: roomgate refuses it, so Envoy refuses the update.
+    publish(
+        &dir,
+        &resource(|p| p["jwt"]["keys"] = json!([{"secret": "too-short"}])),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut failed = 0;
+    while Instant::now() < deadline && failed == 0 {
+        failed = envoy
+            .stat("extension_config_discovery.http_filter.roomgate.config_fail")
+            .unwrap()
+            .unwrap_or(0);
+    }
+    assert!(failed >= 1, "the bad update was not refused");
+    assert!(envoy.logs().contains("roomgate: configuration rejected"));
+    assert_eq!(
+        status(&envoy, "standup", &token("standup")),
+        403,
+        "the previous revocation still holds"
+    );
+    assert_eq!(status(&envoy, "retro", &token("retro")), 200);
+    assert_eq!(status(&envoy, "retro", "not-a-token"), 401);
+}
