@@ -13,7 +13,7 @@ use roomgate_tests::table::{self, Token};
 use roomgate_tests::upstream::EchoUpstream;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,12 +102,14 @@ fn a_revoked_room_is_closed_in_a_running_envoy_without_restart_or_failed_request
 
     // Traffic keeps flowing while the configuration changes underneath it.
     let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
     let port = envoy.port();
     let load = {
-        let (stop, standup) = (Arc::clone(&stop), standup.clone());
+        let (stop, sent, standup) = (Arc::clone(&stop), Arc::clone(&sent), standup.clone());
         std::thread::spawn(move || {
             let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) && seen.len() < 50_000 {
+            while (seen.len() < 1_000 || !stop.load(Ordering::Relaxed)) && seen.len() < 50_000 {
+                sent.fetch_add(1, Ordering::Relaxed);
                 let auth = format!("Bearer {standup}");
                 let r = roomgate_tests::http::send(
                     port,
