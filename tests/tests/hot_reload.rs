@@ -123,6 +123,9 @@ fn a_revoked_room_is_closed_in_a_running_envoy_without_restart_or_failed_request
         })
     };
 
+    while sent.load(Ordering::Relaxed) < 300 {
+        std::thread::yield_now();
+    }
     publish(
         &dir,
         &resource(|p| p["revoked"]["rooms"] = json!(["standup"])),
@@ -146,7 +149,8 @@ fn a_revoked_room_is_closed_in_a_running_envoy_without_restart_or_failed_request
     );
     assert!(
         allowed >= 300 && seen.len() > allowed,
-        "the traffic did not span the update"
+        "the traffic did not span the update: {:?}",
+        &seen[..40]
     );
     assert!(
         closed_after < Duration::from_secs(1),
