@@ -1,0 +1,48 @@
+//! `issuer config`: the filter configuration for the settings issuer mints with.
+//!
+//! It is the same [`crate::profile::filter_config`] that `verify` and `mint`'s self-check run, so
+//! what the proxy enforces is what issuer checked. The output is compiled by the filter's engine
+//! (with a placeholder secret) before it is printed: a config this command prints always loads.
+
+use crate::cli::ConfigArgs;
+use crate::output;
+use crate::profile;
+use crate::secret::SecretEncoding;
+use crate::verify::settings;
+use anyhow::anyhow;
+use roomgate_filter::Gate;
+use std::process::ExitCode;
+
+/// A 32-byte placeholder secret in `encoding`, only to prove the configuration compiles.
+fn placeholder(encoding: SecretEncoding) -> String {
+    match encoding {
+        SecretEncoding::Utf8 => "x".repeat(32),
+        SecretEncoding::Hex => "ab".repeat(32),
+        SecretEncoding::Base64 | SecretEncoding::Base64url => "A".repeat(44),
+    }
+}
+
+/// Runs `issuer config`.
+pub fn run(a: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    let s = settings(Some(a.profile), &a.policy, &a.key, a.report, &env);
+    if s.issuers.is_empty() {
+        output::warn(
+            "no --iss (or JWT_ACCEPTED_ISSUERS): the filter will accept tokens from any issuer",
+        );
+    }
+    let config = profile::filter_config(Some(a.profile), &s);
+    let secret = placeholder(s.encoding);
+    let var = s.secret_env.as_str();
+    Gate::from_json(config.to_string().as_bytes(), &|name: &str| {
+        (name == var).then(|| secret.clone())
+    })
+    .map_err(|e| anyhow!("the generated configuration does not load (a bug in issuer): {e}"))?;
+    let text = if a.envoy {
+        profile::envoy_snippet(&config, &a.wasm, &s.secret_env)
+    } else {
+        output::config_json(&config)
+    };
+    output::product(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
