@@ -220,3 +220,49 @@ fn a_rejected_update_keeps_the_previous_configuration_in_force() {
     assert_eq!(status(&envoy, "retro", &token("retro")), 200);
     assert_eq!(status(&envoy, "retro", "not-a-token"), 401);
 }
+
+#[test]
+fn keys_rotate_without_downtime_old_tokens_work_until_their_key_is_removed() {
+    const NEW: &str = "the-new-key-of-november-0123456789abcdef";
+    let dir = temp_dir("ecds-rotate");
+    let old_key = json!({"kid": "2026-10", "secret_env": "JWT_APP_SECRET"});
+    let new_key = json!({"kid": "2026-11", "secret": NEW});
+    publish(&dir, &resource(|p| p["jwt"]["keys"] = json!([old_key])));
+    let upstream = EchoUpstream::start(0).unwrap();
+    let envoy = start(&dir, &upstream);
+    let claims =
+        json!({"iss": "roomgate-demo", "room": "standup", "iat": "@now", "exp": "@now+600"});
+    let mint = |secret: &'static str, kid: &'static str| {
+        Token::Jwt {
+            secret,
+            kid: Some(kid),
+            claims: claims.clone(),
+        }
+        .render(now())
+    };
+    let old_token = mint(table::JITSI_SECRET, "2026-10");
+    let new_token = mint(NEW, "2026-11");
+    assert_eq!(status(&envoy, "standup", &old_token), 200);
+    assert_eq!(
+        status(&envoy, "standup", &new_token),
+        401,
+        "the new key is not deployed yet"
+    );
+
+    // Step 1: deploy the new key next to the old one (newest first); both kinds of token work.
+    publish(
+        &dir,
+        &resource(|p| p["jwt"]["keys"] = json!([new_key, old_key])),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status(&envoy, "standup", &new_token) != 200 && Instant::now() < deadline {}
+    assert_eq!(status(&envoy, "standup", &new_token), 200);
+    assert_eq!(status(&envoy, "standup", &old_token), 200);
+
+    // Step 2: once old tokens have expired (or are to be cut off), remove the old key.
+    publish(&dir, &resource(|p| p["jwt"]["keys"] = json!([new_key])));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status(&envoy, "standup", &old_token) != 401 && Instant::now() < deadline {}
+    assert_eq!(status(&envoy, "standup", &old_token), 401);
+    assert_eq!(status(&envoy, "standup", &new_token), 200);
+}
