@@ -287,22 +287,41 @@ impl Gate {
                         .push(Edit::Set(self.forward.report.clone(), "allow".into()));
                 }
             }
-            Err(denial) => {
-                verdict.denial = Some(denial);
-                match self.mode {
-                    Mode::Enforce => verdict.response = Some(self.respond(denial, verdict.route)),
-                    Mode::Report => verdict.edits.push(Edit::Set(
-                        self.forward.report.clone(),
-                        format!(
-                            "deny; status={}; reason={}",
-                            denial.status(),
-                            denial.reason()
-                        ),
-                    )),
-                }
-            }
+            Err(denial) => self.deny(&mut verdict, denial),
         }
         verdict
+    }
+
+    /// The verdict for a request the host could not hand over as text (a header value that is not
+    /// UTF-8): refused with `denial` without reading it further. As in [`Gate::decide`], client-sent
+    /// identity headers are removed and report mode only marks the request.
+    pub fn refuse(&self, denial: Denial, headers: &[(String, String)]) -> Verdict {
+        let mut verdict = Verdict {
+            denial: None,
+            response: None,
+            edits: self.remove_spoofed(headers),
+            kind: self.default,
+            route: None,
+            source: None,
+            room: None,
+        };
+        self.deny(&mut verdict, denial);
+        verdict
+    }
+
+    fn deny(&self, verdict: &mut Verdict, denial: Denial) {
+        verdict.denial = Some(denial);
+        match self.mode {
+            Mode::Enforce => verdict.response = Some(self.respond(denial, verdict.route)),
+            Mode::Report => verdict.edits.push(Edit::Set(
+                self.forward.report.clone(),
+                format!(
+                    "deny; status={}; reason={}",
+                    denial.status(),
+                    denial.reason()
+                ),
+            )),
+        }
     }
 
     /// The local response for a denial (also used by the host glue for internal errors).
@@ -629,5 +648,38 @@ pub fn response_for(denial: Denial, message: &str) -> Response {
         status: denial.status(),
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+
+    fn gate(mode: &str) -> Gate {
+        let config = format!(
+            r#"{{"mode":"{mode}","jwt":{{"keys":[{{"secret":"0123456789abcdef0123456789abcdef"}}]}},
+                "routes":[{{"match":{{"pattern":"/{{room}}"}},"kind":"room"}}]}}"#
+        );
+        Gate::from_json(config.as_bytes(), &|_| None).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn a_refused_request_is_answered_400_and_loses_spoofed_identity_headers() {
+        let headers = vec![("x-roomgate-admin".to_owned(), "true".to_owned())];
+        let v = gate("enforce").refuse(Denial::BadRequest, &headers);
+        assert_eq!(v.denial, Some(Denial::BadRequest));
+        assert_eq!(v.response.as_ref().map(|r| r.status), Some(400));
+        assert!(v.edits.contains(&Edit::Remove("x-roomgate-admin".into())));
+
+        let g = gate("report");
+        assert_eq!(g.mode(), Mode::Report);
+        let v = g.refuse(Denial::BadRequest, &headers);
+        assert!(v.response.is_none());
+        assert!(v.edits.contains(&Edit::Remove("x-roomgate-admin".into())));
+        assert!(v.edits.contains(&Edit::Set(
+            "x-roomgate-report".into(),
+            "deny; status=400; reason=bad_request".into()
+        )));
     }
 }

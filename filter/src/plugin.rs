@@ -224,16 +224,39 @@ impl HttpContext for Request {
         let Some(gate) = self.gate.clone() else {
             return self.deny_internal("no usable configuration");
         };
-        let Ok(headers) = hostcalls::get_map(proxy_wasm::types::MapType::HttpRequestHeaders) else {
+        // Read as bytes: `get_map` panics (a VM trap, refusing every later request) on a header
+        // value that is not UTF-8, which HTTP/1 clients may send (obs-text). Such a request is
+        // refused with 400 instead; the engine only ever sees text.
+        let Ok(raw) = hostcalls::get_map_bytes(proxy_wasm::types::MapType::HttpRequestHeaders)
+        else {
             return self.deny_internal("request headers unavailable");
         };
+        let mut readable = true;
+        let headers: Vec<(String, String)> = raw
+            .into_iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8(value).unwrap_or_else(|e| {
+                    readable = false;
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                });
+                (name, value)
+            })
+            .collect();
+        #[cfg(feature = "test-trap")]
+        if headers.iter().any(|(n, _)| n == "x-roomgate-test-trap") {
+            // Test builds only (dist/roomgate-trap.wasm): proves a trapped VM fails closed.
+            core::arch::wasm32::unreachable();
+        }
         let path = match headers.iter().find(|(n, _)| n == ":path") {
             Some((_, p)) => p.clone(),
-            None => match hostcalls::get_map_value(
+            None => match hostcalls::get_map_value_bytes(
                 proxy_wasm::types::MapType::HttpRequestHeaders,
                 ":path",
             ) {
-                Ok(Some(p)) => p,
+                Ok(Some(p)) => String::from_utf8(p).unwrap_or_else(|_| {
+                    readable = false;
+                    String::new()
+                }),
                 _ => return self.deny_internal("request path unavailable"),
             },
         };
@@ -244,7 +267,11 @@ impl HttpContext for Request {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
 
-        let verdict = gate.decide(&path, &headers, now);
+        let verdict = if readable {
+            gate.decide(&path, &headers, now)
+        } else {
+            gate.refuse(Denial::BadRequest, &headers)
+        };
         self.metrics.count(&verdict);
         self.log_verdict(&gate, &verdict);
         if let Some(response) = &verdict.response {

@@ -111,6 +111,11 @@ fn read(
             }
             for v in all {
                 let v = v.trim();
+                // A token never contains a comma: this is two Authorization headers that the
+                // proxy folded into one (Envoy joins repeated inline headers with `,`).
+                if v.contains(',') {
+                    return Err(Denial::AmbiguousToken);
+                }
                 let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
                 if scheme.eq_ignore_ascii_case("bearer") {
                     values.push(rest.trim_start_matches(' ').to_owned());
@@ -173,4 +178,44 @@ pub fn find<'s>(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find_in(headers: &[(&str, &str)]) -> Result<Option<String>, Denial> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let target = Target::parse("/x").map_err(|_| Denial::Internal)?;
+        let sources = [Source::Bearer];
+        find(&sources, &headers, &target, 8192).map(|f| f.map(|f| f.token))
+    }
+
+    #[test]
+    fn two_authorization_headers_are_ambiguous_whether_or_not_the_proxy_folded_them() {
+        let twice = [
+            ("authorization", "Bearer a.b.c"),
+            ("authorization", "Bearer a.b.c"),
+        ];
+        assert_eq!(find_in(&twice), Err(Denial::AmbiguousToken));
+        // Envoy hands repeated inline headers over as one value joined with a comma.
+        for folded in [
+            "Bearer a.b.c,Bearer a.b.c",
+            "Bearer a.b.c, Bearer x.y.z",
+            "Bearer a,b",
+        ] {
+            assert_eq!(
+                find_in(&[("authorization", folded)]),
+                Err(Denial::AmbiguousToken),
+                "{folded}"
+            );
+        }
+        assert_eq!(
+            find_in(&[("authorization", "Bearer a.b.c")]),
+            Ok(Some("a.b.c".into()))
+        );
+    }
 }
