@@ -360,21 +360,11 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Filter settings")]
 pub struct PolicyArgs {
-    /// Accepted issuer; repeat or comma-separate [default for videocall: videocall-meeting-backend]
-    #[arg(
-        long = "iss",
-        value_name = "ISS",
-        env = "JWT_ACCEPTED_ISSUERS",
-        value_delimiter = ','
-    )]
+    /// Accepted issuer; repeat or comma-separate [default: $JWT_ACCEPTED_ISSUERS; videocall: videocall-meeting-backend]
+    #[arg(long = "iss", value_name = "ISS", value_delimiter = ',')]
     pub issuers: Vec<String>,
-    /// Accepted audience; repeat or comma-separate [default: not checked]
-    #[arg(
-        long = "aud",
-        value_name = "AUD",
-        env = "JWT_ACCEPTED_AUDIENCES",
-        value_delimiter = ','
-    )]
+    /// Accepted audience; repeat or comma-separate [default: $JWT_ACCEPTED_AUDIENCES, else not checked]
+    #[arg(long = "aud", value_name = "AUD", value_delimiter = ',')]
     pub audiences: Vec<String>,
     /// The key's ID (kid), when tokens name their key
     #[arg(long, value_name = "KID", value_parser = parse_kid)]

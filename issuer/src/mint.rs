@@ -202,17 +202,17 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
         Some(t) => t,
         None => valid_from.saturating_add(a.lifetime.unwrap_or(profile.default_lifetime())),
     };
+    if expires <= now {
+        bail!(
+            "--expires {} is in the past; the token would be born expired",
+            time::rfc3339(expires)
+        );
+    }
     if expires <= valid_from {
         bail!(
             "the token would expire ({}) before it becomes valid ({})",
             time::rfc3339(expires),
             time::rfc3339(valid_from)
-        );
-    }
-    if expires <= now {
-        bail!(
-            "--expires {} is in the past; the token would be born expired",
-            time::rfc3339(expires)
         );
     }
     let lifetime = expires - valid_from;
