@@ -29,6 +29,7 @@ Examples:
   issuer mint generic --room-id strong --sub user123 --json
   issuer verify \"$TOKEN\" --profile jitsi --room standup --iss meet.example.com
   issuer config jitsi --iss meet.example.com --envoy
+  issuer revoke --config deploy/envoy-ecds/roomgate.yaml --room standup
 
 Environment:
   JWT_APP_SECRET          the HS256 secret (or --secret @PATH, --secret -, --secret-file PATH;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Print the filter's JSON configuration for a profile, or the Envoy filter snippet
     #[command(after_help = CONFIG_HELP)]
     Config(ConfigArgs),
+    /// Close a room, revoke a token, or cut off a room's older tokens, in the filter's config file
+    #[command(after_help = REVOKE_HELP)]
+    Revoke(RevokeArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -152,6 +156,20 @@ Examples:
 
 The secret is never written: the config names the variable (--secret-env) the proxy passes to the
 filter through vm_config.environment_variables.";
+
+const REVOKE_HELP: &str = "\
+Examples:
+  issuer revoke --config deploy/envoy-ecds/roomgate.yaml --room standup            # close the room
+  issuer revoke --config roomgate.json --room standup --issued-before             # old links stop, new ones work
+  issuer revoke --config roomgate.json --token \"$TOKEN\"                           # one token, by its jti
+  issuer revoke --config roomgate.json --jti 3f2a9c0e --undo
+  issuer revoke --config envoy.yaml --room standup --dry-run
+
+The file may be the filter's JSON configuration, an ECDS DiscoveryResponse (YAML or JSON), or YAML
+with one `value: |` block holding the configuration (envoy.yaml). In YAML only that block changes;
+a JSON file is re-printed in schema order. The edited configuration is checked by the filter's
+engine, then the file is replaced by rename, so an Envoy watching it (ECDS) applies the change
+without a restart. --issued-before now also covers a token minted in the current second.";
 
 const COMPLETIONS_HELP: &str = "\
 Examples:
@@ -396,7 +414,7 @@ pub struct VerifyArgs {
     /// Check at this instant instead of now (2025-10-16T20:30:00Z or Unix seconds)
     #[arg(long, value_name = "TIME", value_parser = parse_instant_arg)]
     pub at: Option<i64>,
-    /// Check against this filter configuration file (JSON) instead of a profile's
+    /// Check against this config file (JSON, ECDS roomgate.yaml, envoy.yaml) instead of a profile's
     #[arg(long, value_name = "FILE", conflicts_with_all = ["profile", "issuers", "audiences", "kid", "case_sensitive_rooms"])]
     pub config: Option<PathBuf>,
     /// With --config: the request path, e.g. /standup or /lobby [default: /ROOM]
@@ -435,6 +453,51 @@ pub struct ConfigArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+/// `issuer revoke`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").args(["room", "jti", "token"]).required(true)))]
+pub struct RevokeArgs {
+    /// The filter configuration file to edit (JSON, ECDS roomgate.yaml, or YAML with a `value: |` block)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Close this room: no credential enters it any more (403 room_closed)
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
+    /// With --room: do not close it, revoke its JWTs issued (iat, else nbf) before TIME [default: now]
+    #[arg(long, value_name = "TIME", num_args = 0..=1, default_missing_value = "now",
+          value_parser = parse_cutoff, requires = "room")]
+    pub issued_before: Option<Cutoff>,
+    /// Revoke the JWT with this ID (jti): 401 token_revoked
+    #[arg(long, value_name = "JTI")]
+    pub jti: Option<String>,
+    /// Revoke this JWT (by its jti), or - to read it from standard input
+    #[arg(long, value_name = "TOKEN|-")]
+    pub token: Option<String>,
+    /// Undo: reopen the room (and drop its cut-off), or un-revoke the jti
+    #[arg(long, conflicts_with = "issued_before")]
+    pub undo: bool,
+    /// Print the edited file on stdout instead of writing it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--issued-before`: now, or an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cutoff {
+    /// The time the command runs.
+    Now,
+    /// Unix seconds.
+    At(i64),
+}
+
+/// `--issued-before`: `now` or an instant.
+pub fn parse_cutoff(text: &str) -> Result<Cutoff, String> {
+    if text.trim().eq_ignore_ascii_case("now") {
+        return Ok(Cutoff::Now);
+    }
+    time::parse_instant(text).map(Cutoff::At)
 }
 
 /// `issuer completions`.

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod mint;
 pub mod output;
 pub mod profile;
+pub mod revoke;
 pub mod room_id;
 pub mod secret;
 pub mod time;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&a, now),
         Command::Verify(a) => verify::run(&a, now),
         Command::Config(a) => config_cmd::run(&a),
+        Command::Revoke(a) => revoke::run(&a, now),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "issuer", &mut out);

@@ -38,6 +38,7 @@ const CONFIG_KEY_ORDER: &[&str] = &[
     "log",
     "routes",
     "default",
+    "revoked",
     "keys",
     "kid",
     "secret",
@@ -62,6 +63,9 @@ const CONFIG_KEY_ORDER: &[&str] = &[
     "case_insensitive",
     "wildcard",
     "query_param",
+    "rooms",
+    "jtis",
+    "issued_before",
 ];
 
 /// Widest line an object or array is kept on.

@@ -31,6 +31,9 @@ struct Accepts {
     requires: Vec<(String, Value)>,
     case_insensitive: bool,
     key_origin: String,
+    closed_rooms: Vec<String>,
+    revoked_jtis: Vec<String>,
+    cutoffs: Vec<(String, i64)>,
 }
 
 /// Environment lookups for the engine, owning what they return.
@@ -133,6 +136,7 @@ fn profile_setup(a: &VerifyArgs, token: &str, room: &str) -> anyhow::Result<Setu
             secret.origin,
             key.secret_encoding.name()
         ),
+        ..Accepts::default()
     };
     let var = key.secret_env.clone();
     let text = secret.text.clone();
@@ -151,8 +155,11 @@ fn file_setup(
     token: &str,
     room: Option<&str>,
 ) -> anyhow::Result<Setup> {
-    let config = std::fs::read(file)
+    let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the configuration {}", file.display()))?;
+    let (_, config) = crate::revoke::locate(&text)
+        .with_context(|| format!("{}: cannot find the roomgate configuration", file.display()))?;
+    let config = config.into_bytes();
     let raw: RawConfig = serde_json::from_slice(&config)
         .map_err(|e| anyhow!("{}: {}", file.display(), ConfigError::Syntax(e.to_string())))?;
     // The operator's environment, with the secret given on the command line (if any) in the
@@ -226,6 +233,14 @@ fn file_setup(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
     }
+    accepts.closed_rooms = raw.revoked.rooms.clone();
+    accepts.revoked_jtis = raw.revoked.jtis.clone();
+    accepts.cutoffs = raw
+        .revoked
+        .issued_before
+        .iter()
+        .map(|(r, t)| (r.clone(), *t))
+        .collect();
     for r in &raw.routes {
         accepts
             .requires
@@ -376,6 +391,35 @@ fn explain(
             }
         ),
         Denial::RoomNotInToken => "the token has no room claim, and this route needs one".into(),
+        Denial::RoomClosed => format!(
+            "room {} is closed (revoked.rooms: {}); `issuer revoke --room ROOM --undo` reopens it",
+            room.map_or_else(|| shown(d.claims.get("room")), |r| format!("{r:?}")),
+            listed(&s.closed_rooms)
+        ),
+        Denial::TokenRevoked => {
+            let jti = d.str_claim("jti");
+            if let Some(j) = jti.filter(|j| s.revoked_jtis.iter().any(|r| r == j)) {
+                format!("its jti {j:?} is listed in revoked.jtis")
+            } else {
+                let issued = d.time_claim("iat").or_else(|| d.time_claim("nbf"));
+                let cut = d.str_claim("room").and_then(|r| {
+                    s.cutoffs
+                        .iter()
+                        .find(|(c, _)| c == r || (s.case_insensitive && c.eq_ignore_ascii_case(r)))
+                });
+                match (issued, cut) {
+                    (Some(t), Some((r, c))) => format!(
+                        "it was issued {}, before room {r:?}'s cut-off {} (revoked.issued_before); mint a new one",
+                        time::rfc3339(t),
+                        time::rfc3339(*c)
+                    ),
+                    (None, Some((r, _))) => format!(
+                        "room {r:?} has a cut-off and the token carries neither iat nor nbf"
+                    ),
+                    _ => return None,
+                }
+            }
+        }
         _ => return None,
     })
 }

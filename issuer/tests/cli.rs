@@ -1435,3 +1435,194 @@ fn config_envoy_wraps_the_configuration_in_the_wasm_filter() {
     assert_eq!(embedded, plain);
     issuer(&["config", "jitsi", "--wasm", "x.wasm"]).code(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// revoke
+
+fn copy_of(repo_file: &str, name: &str) -> String {
+    temp_file(
+        name,
+        &std::fs::read_to_string(repo().join(repo_file)).unwrap(),
+    )
+}
+
+#[test]
+fn verify_reads_the_config_inside_envoy_and_ecds_yaml() {
+    let token = issuer(&["mint", "jitsi", "standup", "--iss", "roomgate-demo"])
+        .ok()
+        .to_owned();
+    for file in ["envoy.yaml", "deploy/envoy-ecds/roomgate.yaml"] {
+        let path = repo().join(file);
+        let path = path.to_str().unwrap();
+        issuer(&["verify", &token, "--config", path]).code(0);
+        issuer(&["verify", &token, "--config", path, "--path", "/other"])
+            .code(1)
+            .says("room_mismatch");
+    }
+}
+
+#[test]
+fn revoke_closes_a_room_in_the_ecds_file_and_leaves_the_rest_as_it_was() {
+    let file = copy_of("deploy/envoy-ecds/roomgate.yaml", "ecds-close.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let token = issuer(&["mint", "jitsi", "standup", "--iss", "roomgate-demo"])
+        .ok()
+        .to_owned();
+    let r = issuer(&["revoke", "--config", &file, "--room", "StandUp"]);
+    assert_eq!(r.ok(), "", "only notes, no product");
+    r.says("room \"StandUp\" closed");
+    let after = std::fs::read_to_string(&file).unwrap();
+    let head = before.find("value: |").unwrap();
+    assert_eq!(
+        after[..head],
+        before[..head],
+        "text before the block is kept"
+    );
+    assert!(after.contains("\"rooms\": [\"StandUp\"]"), "{after}");
+    issuer(&["verify", &token, "--config", &file])
+        .code(1)
+        .says("room_closed")
+        .says("--undo");
+    issuer(&["revoke", "--config", &file, "--room", "standup"])
+        .code(0)
+        .says("nothing to change");
+    issuer(&["revoke", "--config", &file, "--room", "standup", "--undo"])
+        .code(0)
+        .says("reopened");
+    issuer(&["verify", &token, "--config", &file]).code(0);
+}
+
+#[test]
+fn revoke_by_token_uses_its_jti_and_leaves_other_tokens_alone() {
+    let file = copy_of("examples/jitsi.json", "jitsi-jti.json");
+    let env = [
+        ("JWT_APP_SECRET", SECRET),
+        ("JWT_ACCEPTED_ISSUERS", "roomgate"),
+        ("JWT_ACCEPTED_AUDIENCES", "jitsi"),
+    ];
+    let run = |args: &[&str]| issuer_with(args, &env, None);
+    let doomed = run(&["mint", "jitsi", "standup", "--jti"]).ok().to_owned();
+    let kept = run(&["mint", "jitsi", "standup", "--jti"]).ok().to_owned();
+    run(&["revoke", "--config", &file, "--token", &doomed])
+        .code(0)
+        .says("revoked");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["revoked"]["jtis"], json!([claims(&doomed)["jti"]]));
+    run(&["verify", &doomed, "--config", &file])
+        .code(1)
+        .says("token_revoked")
+        .says("revoked.jtis");
+    run(&["verify", &kept, "--config", &file]).code(0);
+    let jti = claims(&doomed)["jti"].as_str().unwrap().to_owned();
+    run(&["revoke", "--config", &file, "--jti", &jti, "--undo"]).code(0);
+    run(&["verify", &doomed, "--config", &file]).code(0);
+}
+
+#[test]
+fn revoking_a_token_without_jti_points_to_the_room_cut_off() {
+    let file = copy_of("examples/jitsi.json", "jitsi-nojti.json");
+    let token = issuer(&["mint", "jitsi", "standup", "--iss", "i"])
+        .ok()
+        .to_owned();
+    issuer(&["revoke", "--config", &file, "--token", &token])
+        .code(2)
+        .says("no jti")
+        .says("--room standup --issued-before");
+}
+
+#[test]
+fn a_room_cut_off_revokes_older_tokens_and_not_later_ones() {
+    let file = copy_of("deploy/envoy-ecds/roomgate.yaml", "ecds-cutoff.yaml");
+    let t0 = now();
+    let old = issuer(&["mint", "jitsi", "standup", "--iss", "roomgate-demo"])
+        .ok()
+        .to_owned();
+    let later = issuer(&[
+        "mint",
+        "jitsi",
+        "standup",
+        "--iss",
+        "roomgate-demo",
+        "--not-before",
+        "+2h",
+    ])
+    .ok()
+    .to_owned();
+    let cut = (t0 + 3600).to_string();
+    issuer(&[
+        "revoke",
+        "--config",
+        &file,
+        "--room",
+        "standup",
+        "--issued-before",
+        &cut,
+    ])
+    .code(0);
+    issuer(&["verify", &old, "--config", &file])
+        .code(1)
+        .says("token_revoked")
+        .says("cut-off");
+    let at = (t0 + 7200 + 5).to_string();
+    issuer(&["verify", &later, "--config", &file, "--at", &at]).code(0);
+}
+
+#[test]
+fn revoke_issued_before_now_includes_a_token_minted_this_second() {
+    let file = copy_of("deploy/envoy-ecds/roomgate.yaml", "ecds-now.yaml");
+    let token = issuer(&["mint", "jitsi", "standup", "--iss", "roomgate-demo"])
+        .ok()
+        .to_owned();
+    issuer(&[
+        "revoke",
+        "--config",
+        &file,
+        "--room",
+        "standup",
+        "--issued-before",
+    ])
+    .code(0);
+    issuer(&["verify", &token, "--config", &file])
+        .code(1)
+        .says("token_revoked");
+}
+
+#[test]
+fn revoke_dry_run_prints_the_new_file_and_writes_nothing() {
+    let file = copy_of("examples/videocall.json", "videocall-dry.json");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let r = issuer(&[
+        "revoke",
+        "--config",
+        &file,
+        "--room",
+        "standup-2024",
+        "--dry-run",
+    ]);
+    let printed: Value = serde_json::from_str(r.ok()).unwrap();
+    assert_eq!(printed["revoked"]["rooms"], json!(["standup-2024"]));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+}
+
+#[test]
+fn revoke_refuses_files_it_cannot_safely_edit() {
+    let bad = temp_file("revoke-bad.json", r#"{"routes": [], "surprise": true}"#);
+    issuer(&["revoke", "--config", &bad, "--room", "r"])
+        .code(2)
+        .says("surprise");
+    assert!(std::fs::read_to_string(&bad).unwrap().contains("surprise"));
+    let yaml = temp_file("revoke-none.yaml", "a: 1\nb: 2\n");
+    issuer(&["revoke", "--config", &yaml, "--room", "r"])
+        .code(2)
+        .says("value: |");
+    issuer(&[
+        "revoke",
+        "--config",
+        "/nonexistent/roomgate.yaml",
+        "--room",
+        "r",
+    ])
+    .code(3);
+    issuer(&["revoke", "--config", &bad]).code(2);
+    issuer(&["revoke", "--config", &bad, "--jti", "x", "--issued-before"]).code(2);
+}
