@@ -82,7 +82,7 @@ pub fn decode(token: &str) -> Result<Decoded, String> {
         }
         [_] => {
             return Err(
-                "this is not a JWT (no dots): a static token carries no claims; `issuer static-token --from -` prints its digest"
+                "this is not a JWT (no dots): a static token carries no claims; `issuer static-token --global --from -` prints its digest"
                     .into(),
             )
         }
