@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+pub mod attacks;
 pub mod envoy;
 pub mod hosts;
 pub mod http;

@@ -67,6 +67,7 @@ pub fn config(name: &str) -> Result<String, String> {
             Ok(v.to_string())
         }
         "demo" => demo_config(),
+        attack if attack.starts_with("attack-") => crate::attacks::config(attack),
         other => Err(format!("no configuration named {other}")),
     }
 }
@@ -103,6 +104,8 @@ pub enum Token {
     },
     /// Exactly this text.
     Raw(String),
+    /// Hand-forged bytes, signature and mangling (the attack corpus, [`crate::attacks`]).
+    Forge(crate::attacks::Forge),
 }
 
 impl Token {
@@ -110,6 +113,7 @@ impl Token {
     pub fn render(&self, now: i64) -> String {
         match self {
             Self::Raw(t) => t.clone(),
+            Self::Forge(f) => f.render(now),
             Self::Jwt {
                 secret,
                 kid,
@@ -301,9 +305,9 @@ impl Case {
     }
 }
 
-struct B(Case);
+pub(crate) struct B(pub(crate) Case);
 
-fn case(name: &'static str, config: &'static str, target: &str) -> B {
+pub(crate) fn case(name: &'static str, config: &'static str, target: &str) -> B {
     B(Case {
         name,
         config,
@@ -319,25 +323,25 @@ fn case(name: &'static str, config: &'static str, target: &str) -> B {
 }
 
 impl B {
-    fn method(mut self, m: &'static str) -> Self {
+    pub(crate) fn method(mut self, m: &'static str) -> Self {
         self.0.method = m;
         self
     }
-    fn header(mut self, k: &str, v: &str) -> Self {
+    pub(crate) fn header(mut self, k: &str, v: &str) -> Self {
         self.0.headers.push((k.into(), v.into()));
         self
     }
-    fn bearer(self) -> Self {
+    pub(crate) fn bearer(self) -> Self {
         self.header("authorization", "Bearer {token}")
     }
-    fn jwt(self, claims: Value) -> Self {
+    pub(crate) fn jwt(self, claims: Value) -> Self {
         let secret = match self.0.config {
             "jitsi" | "demo" => JITSI_SECRET,
             _ => SHARED_SECRET,
         };
         self.signed(secret, claims)
     }
-    fn signed(mut self, secret: &'static str, claims: Value) -> Self {
+    pub(crate) fn signed(mut self, secret: &'static str, claims: Value) -> Self {
         self.0.token = Some(Token::Jwt {
             secret,
             kid: None,
@@ -345,34 +349,34 @@ impl B {
         });
         self
     }
-    fn raw(mut self, token: &str) -> Self {
+    pub(crate) fn raw(mut self, token: &str) -> Self {
         self.0.token = Some(Token::Raw(token.into()));
         self
     }
-    fn allow(mut self) -> Self {
+    pub(crate) fn allow(mut self) -> Self {
         self.0.status = 200;
         self
     }
-    fn deny(mut self, status: u16, error: &'static str) -> Self {
+    pub(crate) fn deny(mut self, status: u16, error: &'static str) -> Self {
         self.0.status = status;
         self.0.error = Some(error);
         self
     }
-    fn up(mut self, name: &'static str, value: &str) -> Self {
+    pub(crate) fn up(mut self, name: &'static str, value: &str) -> Self {
         self.0.upstream.push((name, Some(value.into())));
         self
     }
-    fn up_absent(mut self, name: &'static str) -> Self {
+    pub(crate) fn up_absent(mut self, name: &'static str) -> Self {
         self.0.upstream.push((name, None));
         self
     }
-    fn up_target(mut self, target: &str) -> Self {
+    pub(crate) fn up_target(mut self, target: &str) -> Self {
         self.0.upstream_target = Some(target.into());
         self
     }
 }
 
-fn jitsi_claims(room: &str) -> Value {
+pub(crate) fn jitsi_claims(room: &str) -> Value {
     serde_json::json!({
         "iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": room,
         "nbf": "@now", "exp": "@now+600",
@@ -380,7 +384,7 @@ fn jitsi_claims(room: &str) -> Value {
     })
 }
 
-fn with(mut base: Value, key: &str, value: Value) -> Value {
+pub(crate) fn with(mut base: Value, key: &str, value: Value) -> Value {
     if let Some(o) = base.as_object_mut() {
         if value.is_null() {
             o.remove(key);
@@ -391,14 +395,14 @@ fn with(mut base: Value, key: &str, value: Value) -> Value {
     base
 }
 
-fn videocall_claims(room: &str) -> Value {
+pub(crate) fn videocall_claims(room: &str) -> Value {
     serde_json::json!({
         "sub": "alice@example.com", "room": room, "room_join": true, "is_host": true,
         "display_name": "Alice", "exp": "@now+600", "iss": "videocall-meeting-backend"
     })
 }
 
-fn api_claims() -> Value {
+pub(crate) fn api_claims() -> Value {
     serde_json::json!({"sub": "user123", "room": "room1", "role": "user", "aud": "rooms-api",
                        "iat": "@now", "exp": "@now+600"})
 }
