@@ -1,0 +1,37 @@
+//! The behaviour table through the compiled filter on the harness, as Envoy and as nginx.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use roomgate_harness::table_host::HarnessHost;
+use roomgate_harness::Profile;
+use roomgate_tests::table::cases;
+
+const NOW: i64 = 1_800_000_000;
+
+fn run(profile: Profile) {
+    let mut host = HarnessHost::new(profile, NOW).unwrap_or_else(|e| panic!("{e}"));
+    let failures: Vec<String> = cases()
+        .iter()
+        .filter_map(|c| c.run(&mut host).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failing cases on {profile:?}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_case_of_the_behaviour_table_holds_on_the_harness_as_envoy() {
+    run(Profile::Envoy);
+}
+
+#[test]
+fn every_case_of_the_behaviour_table_holds_on_the_harness_in_strict_nginx_mode() {
+    run(Profile::NgxWasm);
+}
