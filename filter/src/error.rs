@@ -31,7 +31,8 @@ impl fmt::Display for ConfigError {
             Self::Syntax(msg) => write!(f, "configuration is not valid: {msg}"),
             Self::WeakSecret { what, bytes } => write!(
                 f,
-                "{what} is {bytes} bytes long; use at least 32 random bytes (`issuer secret` makes one)"
+                "{what} is {bytes} bytes long; use at least 32 random bytes \
+                 (`issuer secret` makes a key, `issuer static-token` a static token)"
             ),
             Self::BadSecret { what, why } => write!(f, "{what} cannot be decoded: {why}"),
             Self::MissingEnv { what, var } => write!(
