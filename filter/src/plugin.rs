@@ -33,6 +33,8 @@ struct Metrics {
     reasons: Vec<(Denial, u32)>,
     sources: Vec<(&'static str, u32)>,
     kinds: Vec<(RouteKind, u32)>,
+    /// Gauge `roomgate.vm_memory_bytes`: the VM's linear memory (it only grows, so a leak shows).
+    memory: Option<u32>,
 }
 
 const SOURCES: [&str; 5] = ["bearer", "x_auth_token", "header", "query", "cookie"];
@@ -55,6 +57,14 @@ impl Metrics {
                 .iter()
                 .filter_map(|k| Some((*k, counter(&format!("roomgate.route.{}", k.label()))?)))
                 .collect(),
+            memory: hostcalls::define_metric(MetricType::Gauge, "roomgate.vm_memory_bytes").ok(),
+        }
+    }
+
+    fn record_memory(&self) {
+        if let Some(id) = self.memory {
+            let bytes = core::arch::wasm32::memory_size(0).saturating_mul(65_536);
+            let _ = hostcalls::record_metric(id, u64::try_from(bytes).unwrap_or(u64::MAX));
         }
     }
 
@@ -74,6 +84,7 @@ impl Metrics {
     }
 
     fn count(&self, verdict: &Verdict) {
+        self.record_memory();
         let bump = |id: Option<u32>| {
             if let Some(id) = id {
                 let _ = hostcalls::increment_metric(id, 1);
