@@ -149,7 +149,10 @@ pub fn deserialize_map(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
     };
     let count = u32_at(&mut at)?;
     if count > bytes.len() / 8 {
-        return Err(format!("serialized map claims {count} pairs in {} bytes", bytes.len()));
+        return Err(format!(
+            "serialized map claims {count} pairs in {} bytes",
+            bytes.len()
+        ));
     }
     let mut sizes = Vec::with_capacity(count);
     for _ in 0..count {

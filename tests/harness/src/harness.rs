@@ -80,7 +80,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Self::Trapped { during, message } => write!(f, "the module trapped in {during}: {message}"),
+            Self::Trapped { during, message } => {
+                write!(f, "the module trapped in {during}: {message}")
+            }
             Self::Mismatch(m) => f.write_str(m),
             Self::Host(m) => f.write_str(m),
         }
@@ -126,7 +128,9 @@ fn compile(path: &Path) -> Result<Arc<Compiled>, Error> {
 fn cached(path: &Path) -> Result<Arc<Compiled>, Error> {
     static CACHE: OnceLock<Mutex<Vec<Arc<Compiled>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-    let mut cache = cache.lock().map_err(|_| Error::Host("module cache poisoned".into()))?;
+    let mut cache = cache
+        .lock()
+        .map_err(|_| Error::Host("module cache poisoned".into()))?;
     if let Some(c) = cache.iter().find(|c| c.path == path) {
         return Ok(Arc::clone(c));
     }
@@ -145,6 +149,7 @@ pub struct Harness {
     env: Vec<(String, String)>,
     vm_config: Vec<u8>,
     now_nanos: u64,
+    faults: Vec<(String, Fault)>,
 }
 
 impl fmt::Debug for Harness {
@@ -175,6 +180,7 @@ impl Harness {
             env: Vec::new(),
             vm_config: Vec::new(),
             now_nanos: 1_800_000_000 * 1_000_000_000,
+            faults: Vec::new(),
         })
     }
 
@@ -208,7 +214,8 @@ impl Harness {
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         for (k, v) in vars {
-            self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+            self.env
+                .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         }
         self
     }
@@ -222,6 +229,18 @@ impl Harness {
     /// Sets the clock (Unix seconds) the VM starts with.
     pub fn at(mut self, unix_seconds: i64) -> Self {
         self.now_nanos = secs_to_nanos(unix_seconds);
+        self
+    }
+
+    /// Makes host function `name` return `status` from the start (e.g. during `on_configure`).
+    pub fn fail(mut self, name: &str, status: Status) -> Self {
+        self.faults.push((name.to_owned(), Fault::Status(status)));
+        self
+    }
+
+    /// Makes host function `name` trap from the start.
+    pub fn trap_in(mut self, name: &str) -> Self {
+        self.faults.push((name.to_owned(), Fault::Trap));
         self
     }
 
@@ -260,6 +279,7 @@ impl Harness {
         state.monotonic_nanos = 1;
         state.vm_config = self.vm_config.clone();
         state.plugin_config = config.as_bytes().to_vec();
+        state.faults = self.faults.iter().cloned().collect();
         let mut store = Store::new(&c.engine, state);
         let unknown: Vec<String> = c
             .module
@@ -282,6 +302,8 @@ impl Harness {
             return Err(Error::NotProxyWasm);
         }
         let mut vm = Vm {
+            origin: (Box::new(self.clone()), config.to_owned()),
+            restarts: 0,
             store,
             instance,
             profile: self.profile,
@@ -317,7 +339,9 @@ impl Harness {
 }
 
 fn secs_to_nanos(secs: i64) -> u64 {
-    u64::try_from(secs).unwrap_or(0).saturating_mul(1_000_000_000)
+    u64::try_from(secs)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
 }
 
 /// What came of a request.
@@ -365,6 +389,8 @@ pub struct Exchange {
 
 /// A running plugin: one instance, its root context configured.
 pub struct Vm {
+    origin: (Box<Harness>, String),
+    restarts: u32,
     store: Store<State>,
     instance: Instance,
     profile: Profile,
@@ -426,6 +452,11 @@ impl Vm {
     /// proxy's failure status without running the module.
     pub fn failure(&self) -> Option<&str> {
         self.failed.as_deref()
+    }
+
+    /// How often the VM was replaced after a trap (nginx profiles only).
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 
     /// Fuel used by `_initialize`, `on_vm_start` and `on_configure`.
@@ -586,7 +617,8 @@ impl RequestBuilder<'_> {
         headers: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         for (k, v) in headers {
-            self.headers.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+            self.headers
+                .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         }
         self
     }
@@ -624,14 +656,16 @@ impl RequestBuilder<'_> {
         }
         pseudo.push((":method", self.method.clone()));
         pseudo.push((":scheme", self.scheme.clone()));
-        let pseudo: Vec<(String, String)> = pseudo
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let pseudo: Vec<(String, String)> =
+            pseudo.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         // Envoy lower-cases names and lists pseudo-headers first; ngx_wasm_module keeps the
         // client's spelling and appends the pseudo-headers after the real ones.
         let real = self.headers.iter().map(|(k, v)| {
-            let k = if nginx { k.clone() } else { k.to_ascii_lowercase() };
+            let k = if nginx {
+                k.clone()
+            } else {
+                k.to_ascii_lowercase()
+            };
             (k, v.clone())
         });
         if nginx {
@@ -650,6 +684,25 @@ impl RequestBuilder<'_> {
         let request = self.header_map();
         let vm = self.vm;
         let profile = vm.profile;
+        if vm.failed.is_some() && profile.is_nginx() {
+            // ngx_wasm_module drops a trapped instance and serves the next request from a new
+            // one; Envoy keeps failing (fail_open: false) until the VM is reloaded. The new
+            // instance keeps the trace, clock and faults.
+            let (harness, config) = (vm.origin.0.clone(), vm.origin.1.clone());
+            let mut fresh = harness.start(&config)?;
+            let old = vm.store.data_mut();
+            let new = fresh.store.data_mut();
+            let mut trace = std::mem::take(&mut old.trace);
+            for c in new.trace.calls() {
+                trace.push(c.clone());
+            }
+            new.trace = trace;
+            new.now_nanos = old.now_nanos;
+            new.monotonic_nanos = old.monotonic_nanos;
+            new.faults = std::mem::take(&mut old.faults);
+            fresh.restarts = vm.restarts + 1;
+            *vm = fresh;
+        }
         let trace_start = vm.store.data().trace.len();
         if let Some(why) = &vm.failed {
             return Ok(Exchange {
@@ -675,7 +728,10 @@ impl RequestBuilder<'_> {
             state.local_response = None;
             let path = self.path.clone().unwrap_or_default();
             let url_path = path.split('?').next().unwrap_or_default().to_owned();
-            let query = path.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+            let query = path
+                .split_once('?')
+                .map(|(_, q)| q.to_owned())
+                .unwrap_or_default();
             for (k, v) in [
                 ("request.path", path),
                 ("request.url_path", url_path),
@@ -691,6 +747,15 @@ impl RequestBuilder<'_> {
                 ("plugin_root_id", "roomgate".to_owned()),
             ] {
                 state.properties.insert(k.to_owned(), v.into_bytes());
+            }
+            if profile.is_nginx() {
+                // nginx variables are readable as `ngx.*` (a filter can tell the host apart).
+                for (k, v) in [
+                    ("ngx.hostname", "harness"),
+                    ("ngx.request_method", &self.method),
+                ] {
+                    state.properties.insert(k.to_owned(), v.as_bytes().to_vec());
+                }
             }
             state.contexts.push(ctx);
             state.effective = ctx;
@@ -873,16 +938,19 @@ impl Local<'_> {
     pub fn header(self, name: &str, value: &str) -> Result<Self, Error> {
         let got = find(&self.response.headers, name);
         if got != [value] {
-            return Err(self
-                .exchange
-                .mismatch(format!("response header {name}: {got:?} instead of {value:?}")));
+            return Err(self.exchange.mismatch(format!(
+                "response header {name}: {got:?} instead of {value:?}"
+            )));
         }
         Ok(self)
     }
 
     /// Requires header `name` to contain `part`.
     pub fn header_contains(self, name: &str, part: &str) -> Result<Self, Error> {
-        if !find(&self.response.headers, name).iter().any(|v| v.contains(part)) {
+        if !find(&self.response.headers, name)
+            .iter()
+            .any(|v| v.contains(part))
+        {
             return Err(self
                 .exchange
                 .mismatch(format!("no response header {name} containing {part:?}")));
@@ -906,9 +974,10 @@ impl Local<'_> {
         let body: serde_json::Value = serde_json::from_slice(&self.response.body)
             .map_err(|e| self.exchange.mismatch(format!("body is not JSON: {e}")))?;
         if body.get("error").and_then(serde_json::Value::as_str) != Some(code) {
-            return Err(self
-                .exchange
-                .mismatch(format!("error code {:?} instead of {code:?}", body.get("error"))));
+            return Err(self.exchange.mismatch(format!(
+                "error code {:?} instead of {code:?}",
+                body.get("error")
+            )));
         }
         Ok(self)
     }
@@ -916,7 +985,9 @@ impl Local<'_> {
     /// Requires the body not to contain `text`.
     pub fn body_lacks(self, text: &str) -> Result<Self, Error> {
         if String::from_utf8_lossy(&self.response.body).contains(text) {
-            return Err(self.exchange.mismatch(format!("the body contains {text:?}")));
+            return Err(self
+                .exchange
+                .mismatch(format!("the body contains {text:?}")));
         }
         Ok(self)
     }
@@ -935,9 +1006,9 @@ impl Continued<'_> {
     pub fn header(self, name: &str, value: &str) -> Result<Self, Error> {
         let got = find(self.headers, name);
         if got != [value] {
-            return Err(self
-                .exchange
-                .mismatch(format!("upstream header {name}: {got:?} instead of {value:?}")));
+            return Err(self.exchange.mismatch(format!(
+                "upstream header {name}: {got:?} instead of {value:?}"
+            )));
         }
         Ok(self)
     }

@@ -64,7 +64,7 @@ pub struct State {
     pub profile: Profile,
     /// Apply ngx_wasm_module's `:path` rule: setting `:path` changes only the path (the query
     /// string stays), and a value containing `?` traps ("NYI - cannot set request path with
-    /// querystring").
+    /// querystring"); writing the `request.query` property replaces the query string.
     pub ngx_paths: bool,
     /// The VM's environment (`environ_get`).
     pub env: Vec<(String, String)>,
@@ -177,7 +177,10 @@ fn memory(c: &mut C<'_>) -> Result<Memory> {
 fn read(c: &mut C<'_>, ptr: i32, len: i32) -> Result<Vec<u8>> {
     let mem = memory(c)?;
     let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
-    if ptr.checked_add(len).is_none_or(|end| end > mem.data_size(&*c)) {
+    if ptr
+        .checked_add(len)
+        .is_none_or(|end| end > mem.data_size(&*c))
+    {
         return Err(Error::msg(format!(
             "invalid memory access: {len} bytes at {ptr}"
         )));
@@ -217,7 +220,9 @@ fn alloc(c: &mut C<'_>, size: usize) -> Result<i32> {
     let size = i32::try_from(size).map_err(|_| Error::msg("buffer too large for wasm32"))?;
     let p = f.call(&mut *c, size)?;
     if p == 0 {
-        return Err(Error::msg(format!("the module could not allocate {size} bytes")));
+        return Err(Error::msg(format!(
+            "the module could not allocate {size} bytes"
+        )));
     }
     Ok(p)
 }
@@ -277,7 +282,13 @@ fn proxy_get_current_time_nanoseconds(mut c: C<'_>, ret: i32) -> Result<i32> {
     }
     let now = c.data().now_nanos;
     write_u64(&mut c, ret, now)?;
-    Ok(done(&mut c, N, format!("now={now}"), String::new(), Status::Ok))
+    Ok(done(
+        &mut c,
+        N,
+        format!("now={now}"),
+        String::new(),
+        Status::Ok,
+    ))
 }
 
 fn proxy_set_tick_period_milliseconds(mut c: C<'_>, ms: i32) -> Result<i32> {
@@ -486,7 +497,10 @@ fn edit_map(
         return Ok(r);
     }
     let key = key.to_ascii_lowercase();
-    let ngx = c.data().ngx_paths && kind == 0 && key == ":path" && name != "proxy_remove_header_map_value";
+    let ngx = c.data().ngx_paths
+        && kind == 0
+        && key == ":path"
+        && name != "proxy_remove_header_map_value";
     let state = c.data_mut();
     let map = match state.map(kind) {
         Ok(m) => m,
@@ -494,7 +508,10 @@ fn edit_map(
     };
     let mut value = value;
     if ngx {
-        let current = map.iter().find(|(k, _)| k == ":path").map(|(_, v)| v.as_str());
+        let current = map
+            .iter()
+            .find(|(k, _)| k == ":path")
+            .map(|(_, v)| v.as_str());
         match ngx_path(current, value.as_deref().unwrap_or_default()) {
             Ok(v) => value = Some(v),
             Err(why) => {
@@ -509,7 +526,7 @@ fn edit_map(
         ("proxy_replace_header_map_value", Some(v)) => {
             let mut seen = false;
             map.retain_mut(|(k, old)| {
-                if *k != key {
+                if !k.eq_ignore_ascii_case(&key) {
                     return true;
                 }
                 if seen {
@@ -523,7 +540,7 @@ fn edit_map(
                 map.push((key, v));
             }
         }
-        _ => map.retain(|(k, _)| *k != key),
+        _ => map.retain(|(k, _)| !k.eq_ignore_ascii_case(&key)),
     }
     Ok(done(&mut c, name, args, text, Status::Ok))
 }
@@ -583,7 +600,23 @@ fn proxy_set_property(mut c: C<'_>, pp: i32, pl: i32, vp: i32, vl: i32) -> Resul
     if let Some(r) = gate(&mut c, N, "", &text)? {
         return Ok(r);
     }
-    c.data_mut().properties.insert(path, value);
+    let state = c.data_mut();
+    if state.ngx_paths && path == "request.query" {
+        // ngx_wasm_module maps `request.query` to `$args`: writing it changes the query string
+        // the upstream gets (and `:path`, which nginx builds as `$uri?$args`).
+        let query = String::from_utf8_lossy(&value).into_owned();
+        if let Some(map) = state.maps.get_mut(&MapType::RequestHeaders) {
+            for (_, v) in map.iter_mut().filter(|(k, _)| k == ":path") {
+                let uri = v.split('?').next().unwrap_or_default().to_owned();
+                *v = if query.is_empty() {
+                    uri
+                } else {
+                    format!("{uri}?{query}")
+                };
+            }
+        }
+    }
+    state.properties.insert(path, value);
     Ok(done(&mut c, N, String::new(), text, Status::Ok))
 }
 
@@ -835,7 +868,14 @@ fn proxy_get_shared_data(
     Ok(done(&mut c, N, format!("cas={cas}"), key, Status::Ok))
 }
 
-fn proxy_set_shared_data(mut c: C<'_>, kp: i32, kl: i32, vp: i32, vl: i32, cas: i32) -> Result<i32> {
+fn proxy_set_shared_data(
+    mut c: C<'_>,
+    kp: i32,
+    kl: i32,
+    vp: i32,
+    vl: i32,
+    cas: i32,
+) -> Result<i32> {
     const N: &str = "proxy_set_shared_data";
     let key = read_text(&mut c, kp, kl)?;
     let value = read(&mut c, vp, vl)?;
@@ -862,7 +902,10 @@ fn proxy_register_shared_queue(mut c: C<'_>, np: i32, nl: i32, ret_id: i32) -> R
         return Ok(r);
     }
     let queues = &mut c.data_mut().queues;
-    let id = match queues.iter().position(|q| q.vm_id.is_empty() && q.name == name) {
+    let id = match queues
+        .iter()
+        .position(|q| q.vm_id.is_empty() && q.name == name)
+    {
         Some(i) => i,
         None => {
             queues.push(Queue {
@@ -967,7 +1010,13 @@ fn proxy_define_metric(mut c: C<'_>, kind: i32, np: i32, nl: i32, ret_id: i32) -
         }
     };
     write_u32(&mut c, ret_id, id)?;
-    Ok(done(&mut c, N, format!("{args}, id={id}"), name, Status::Ok))
+    Ok(done(
+        &mut c,
+        N,
+        format!("{args}, id={id}"),
+        name,
+        Status::Ok,
+    ))
 }
 
 fn proxy_increment_metric(mut c: C<'_>, id: i32, offset: i64) -> Result<i32> {
@@ -1108,8 +1157,12 @@ fn random_get(mut c: C<'_>, buf: i32, len: i32) -> Result<i32> {
     }
     bytes.truncate(len as u32 as usize);
     write(&mut c, buf, &bytes)?;
-    c.data_mut()
-        .record("random_get", format!("len={len}"), String::new(), "0".into());
+    c.data_mut().record(
+        "random_get",
+        format!("len={len}"),
+        String::new(),
+        "0".into(),
+    );
     Ok(WASI_SUCCESS)
 }
 
@@ -1128,8 +1181,7 @@ fn fd_write(mut c: C<'_>, fd: i32, iovs: i32, n: i32, written_ptr: i32) -> Resul
     let text = String::from_utf8_lossy(&out).into_owned();
     let args = format!("fd={fd}");
     if !(1..=2).contains(&fd) {
-        c.data_mut()
-            .record(N, args, text, WASI_BADF.to_string());
+        c.data_mut().record(N, args, text, WASI_BADF.to_string());
         return Ok(WASI_BADF);
     }
     write_u32(&mut c, written_ptr, out.len() as u32)?;
@@ -1152,18 +1204,38 @@ pub fn define(linker: &mut Linker<State>) -> Result<()> {
     const W: &str = "wasi_snapshot_preview1";
     linker.func_wrap(E, "proxy_log", proxy_log)?;
     linker.func_wrap(E, "proxy_get_log_level", proxy_get_log_level)?;
-    linker.func_wrap(E, "proxy_get_current_time_nanoseconds", proxy_get_current_time_nanoseconds)?;
-    linker.func_wrap(E, "proxy_set_tick_period_milliseconds", proxy_set_tick_period_milliseconds)?;
-    linker.func_wrap(E, "proxy_set_effective_context", proxy_set_effective_context)?;
+    linker.func_wrap(
+        E,
+        "proxy_get_current_time_nanoseconds",
+        proxy_get_current_time_nanoseconds,
+    )?;
+    linker.func_wrap(
+        E,
+        "proxy_set_tick_period_milliseconds",
+        proxy_set_tick_period_milliseconds,
+    )?;
+    linker.func_wrap(
+        E,
+        "proxy_set_effective_context",
+        proxy_set_effective_context,
+    )?;
     linker.func_wrap(E, "proxy_done", proxy_done)?;
     linker.func_wrap(E, "proxy_get_buffer_bytes", proxy_get_buffer_bytes)?;
     linker.func_wrap(E, "proxy_set_buffer_bytes", proxy_set_buffer_bytes)?;
     linker.func_wrap(E, "proxy_get_header_map_pairs", proxy_get_header_map_pairs)?;
     linker.func_wrap(E, "proxy_set_header_map_pairs", proxy_set_header_map_pairs)?;
     linker.func_wrap(E, "proxy_get_header_map_value", proxy_get_header_map_value)?;
-    linker.func_wrap(E, "proxy_replace_header_map_value", proxy_replace_header_map_value)?;
+    linker.func_wrap(
+        E,
+        "proxy_replace_header_map_value",
+        proxy_replace_header_map_value,
+    )?;
     linker.func_wrap(E, "proxy_add_header_map_value", proxy_add_header_map_value)?;
-    linker.func_wrap(E, "proxy_remove_header_map_value", proxy_remove_header_map_value)?;
+    linker.func_wrap(
+        E,
+        "proxy_remove_header_map_value",
+        proxy_remove_header_map_value,
+    )?;
     linker.func_wrap(E, "proxy_get_property", proxy_get_property)?;
     linker.func_wrap(E, "proxy_set_property", proxy_set_property)?;
     linker.func_wrap(E, "proxy_send_local_response", proxy_send_local_response)?;
@@ -1178,10 +1250,18 @@ pub fn define(linker: &mut Linker<State>) -> Result<()> {
     linker.func_wrap(E, "proxy_grpc_cancel", proxy_grpc_cancel)?;
     linker.func_wrap(E, "proxy_grpc_close", proxy_grpc_close)?;
     linker.func_wrap(E, "proxy_get_status", proxy_get_status)?;
-    linker.func_wrap(E, "proxy_call_foreign_function", proxy_call_foreign_function)?;
+    linker.func_wrap(
+        E,
+        "proxy_call_foreign_function",
+        proxy_call_foreign_function,
+    )?;
     linker.func_wrap(E, "proxy_get_shared_data", proxy_get_shared_data)?;
     linker.func_wrap(E, "proxy_set_shared_data", proxy_set_shared_data)?;
-    linker.func_wrap(E, "proxy_register_shared_queue", proxy_register_shared_queue)?;
+    linker.func_wrap(
+        E,
+        "proxy_register_shared_queue",
+        proxy_register_shared_queue,
+    )?;
     linker.func_wrap(E, "proxy_resolve_shared_queue", proxy_resolve_shared_queue)?;
     linker.func_wrap(E, "proxy_enqueue_shared_queue", proxy_enqueue_shared_queue)?;
     linker.func_wrap(E, "proxy_dequeue_shared_queue", proxy_dequeue_shared_queue)?;
@@ -1207,7 +1287,10 @@ mod tests {
 
     #[test]
     fn nginx_keeps_the_query_when_the_path_is_set() {
-        assert_eq!(ngx_path(Some("/a?jwt=t&x=1"), "/b").unwrap(), "/b?jwt=t&x=1");
+        assert_eq!(
+            ngx_path(Some("/a?jwt=t&x=1"), "/b").unwrap(),
+            "/b?jwt=t&x=1"
+        );
         assert_eq!(ngx_path(Some("/a"), "/b").unwrap(), "/b");
         assert!(ngx_path(Some("/a?jwt=t"), "/a?x=1").is_err());
     }

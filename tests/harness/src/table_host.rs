@@ -51,6 +51,13 @@ impl HarnessHost {
     }
 }
 
+impl HarnessHost {
+    /// The VMs started so far, by configuration name.
+    pub fn vms(&self) -> impl Iterator<Item = (&str, &Vm)> {
+        self.vms.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
 /// What the upstream would receive for a continued request with `headers` as the final map.
 pub fn echoed(method: &str, headers: &[(String, String)]) -> Echoed {
     let get = |name: &str| {

@@ -64,7 +64,8 @@ pub const CALL_OUT: &[&str] = &[
 ];
 
 impl Trace {
-    pub(crate) fn push(&mut self, call: Call) {
+    /// Appends a call.
+    pub fn push(&mut self, call: Call) {
         self.calls.push(call);
     }
 
@@ -74,7 +75,11 @@ impl Trace {
 
     pub(crate) fn since(&self, start: usize) -> Trace {
         Trace {
-            calls: self.calls.get(start..).map(<[Call]>::to_vec).unwrap_or_default(),
+            calls: self
+                .calls
+                .get(start..)
+                .map(<[Call]>::to_vec)
+                .unwrap_or_default(),
         }
     }
 
@@ -147,4 +152,3 @@ impl fmt::Display for Trace {
         Ok(())
     }
 }
-
