@@ -29,13 +29,16 @@ Examples:
   issuer mint generic --room-id strong --sub user123 --json
   issuer verify \"$TOKEN\" --profile jitsi --room standup --iss meet.example.com
   issuer config jitsi --iss meet.example.com --envoy
-  issuer revoke --config deploy/envoy-ecds/roomgate.yaml --room standup
+  issuer mint jitsi standup --iss meet.example.com --ledger rooms.jsonl
+  issuer rooms --ledger rooms.jsonl
+  issuer revoke --config deploy/envoy-ecds/roomgate.yaml --room standup --ledger rooms.jsonl
 
 Environment:
   JWT_APP_SECRET          the HS256 secret (or --secret @PATH, --secret -, --secret-file PATH;
                           --secret-env NAME reads another variable)
   JWT_ACCEPTED_ISSUERS    accepted issuers, comma-separated; mint uses the first as iss
   JWT_ACCEPTED_AUDIENCES  accepted audiences, comma-separated; mint uses the first as aud
+  ROOMGATE_LEDGER         the ledger file of mint, rooms and revoke (same as --ledger FILE)
 
 Exit status:
   0  success; verify: the filter accepts the token
@@ -87,6 +90,9 @@ pub enum Command {
     /// Close a room, revoke a token, or cut off a room's older tokens, in the filter's config file
     #[command(after_help = REVOKE_HELP)]
     Revoke(RevokeArgs),
+    /// List the active rooms recorded in a ledger (seed 000's room list)
+    #[command(after_help = ROOMS_HELP)]
+    Rooms(RoomsArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -103,8 +109,14 @@ Examples:
   # extra claims and a key ID, the secret from a file
   issuer mint jitsi standup --claim 'context={\"features\":{\"recording\":true}}' --kid 2025-10 --secret @/run/secrets/jwt
 
+  # keep a ledger of what was minted (for `issuer rooms` and revoking single tokens)
+  issuer mint jitsi standup --iss meet.example.com --ledger /var/lib/roomgate/ledger.jsonl
+
 Without ROOM a room ID is generated (simple unless --room-id strong) and printed on stderr.
-The token alone is printed by default, with one trailing newline.";
+The token alone is printed by default, with one trailing newline.
+With --ledger (or ROOMGATE_LEDGER) one JSON line is appended per token: room_id, created,
+expires, not_before, issued, profile, jti, sub; never the token or the secret. A random jti is
+added unless --jti is given, so the token can be revoked alone.";
 
 const ROOM_ID_HELP: &str = "\
 Examples:
@@ -164,12 +176,26 @@ Examples:
   issuer revoke --config roomgate.json --token \"$TOKEN\"                           # one token, by its jti
   issuer revoke --config roomgate.json --jti 3f2a9c0e --undo
   issuer revoke --config envoy.yaml --room standup --dry-run
+  issuer revoke --config deploy/envoy-ecds/roomgate.yaml --room standup --ledger ledger.jsonl
 
 The file may be the filter's JSON configuration, an ECDS DiscoveryResponse (YAML or JSON), or YAML
 with one `value: |` block holding the configuration (envoy.yaml). In YAML only that block changes;
 a JSON file is re-printed in schema order. The edited configuration is checked by the filter's
 engine, then the file is replaced by rename, so an Envoy watching it (ECDS) applies the change
-without a restart. --issued-before now also covers a token minted in the current second.";
+without a restart. --issued-before now also covers a token minted in the current second.
+With --ledger (or ROOMGATE_LEDGER) the change is also appended to the ledger, so `issuer rooms`
+stops listing what was revoked (and lists it again after --undo).";
+
+const ROOMS_HELP: &str = "\
+Examples:
+  issuer rooms --ledger ledger.jsonl            # ROOM  CREATED  EXPIRES  TOKENS
+  issuer rooms --ledger ledger.jsonl --json     # {\"active_rooms\": 1, \"rooms\": [{\"room_id\": …}]}
+  ROOMGATE_LEDGER=ledger.jsonl issuer rooms --all   # every room, with its status
+
+A room is active while at least one of its tokens is unexpired and not revoked, and the room is
+not closed, as recorded by `issuer mint --ledger` and `issuer revoke --ledger`. created is the
+earliest mint and expires the latest expiry among the tokens counted (the active ones; all of
+them with --all, which adds the active count and a status: active, closed, revoked, expired).";
 
 const COMPLETIONS_HELP: &str = "\
 Examples:
@@ -281,6 +307,9 @@ pub struct MintArgs {
     /// Print seed 000's JSON: {success, room_id, url, token, expires_at, ...}
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+    /// Append a record of the token (never the token itself) to this ledger file; adds a random jti unless --jti is given [default: $ROOMGATE_LEDGER]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub ledger: Option<PathBuf>,
 
     #[command(flatten)]
     pub secret: SecretArgs,
@@ -481,6 +510,26 @@ pub struct RevokeArgs {
     /// Print the edited file on stdout instead of writing it
     #[arg(long)]
     pub dry_run: bool,
+    /// Also record the revocation in this ledger, so `issuer rooms` stops listing what it revoked [default: $ROOMGATE_LEDGER]
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+}
+
+/// `issuer rooms`.
+#[derive(Debug, Args)]
+pub struct RoomsArgs {
+    /// The ledger written by `issuer mint --ledger` [default: $ROOMGATE_LEDGER; one of the two is required]
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// List every room in the ledger (expired, closed, revoked too), with its status
+    #[arg(long)]
+    pub all: bool,
+    /// Print {"active_rooms": N, "rooms": [{room_id, created, expires, tokens}]} instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// List as of this instant instead of now (2025-10-16T20:30:00Z or Unix seconds)
+    #[arg(long, value_name = "TIME", value_parser = parse_instant_arg)]
+    pub at: Option<i64>,
 }
 
 /// `--issued-before`: now, or an instant.

@@ -13,6 +13,7 @@ pub mod config_cmd;
 pub mod decode;
 pub mod generate;
 pub mod inspect;
+pub mod ledger;
 pub mod mint;
 pub mod output;
 pub mod profile;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(&a, now),
         Command::Config(a) => config_cmd::run(&a),
         Command::Revoke(a) => revoke::run(&a, now),
+        Command::Rooms(a) => ledger::run(&a, now),
         Command::Completions(a) => {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "issuer", &mut out);

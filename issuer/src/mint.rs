@@ -6,6 +6,7 @@
 //! may be configured differently, but with a warning that says why.
 
 use crate::cli::{MintArgs, NotBefore};
+use crate::ledger::{self, Entry, Minted};
 use crate::output;
 use crate::profile::{self, Identity, Profile, Settings, FILTER_MAX_LIFETIME};
 use crate::room_id::{random_bytes, Spec};
@@ -251,10 +252,12 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| first_of(&env, "JWT_ACCEPTED_AUDIENCES")),
     };
-    let jti = match a.jti.as_deref() {
-        None => None,
-        Some("") => Some(hex(&random_bytes(16)?)),
-        Some(id) => Some(id.to_owned()),
+    let ledger_path = ledger::path(a.ledger.as_deref(), &env);
+    // A ledgered token gets a jti, so that it can be revoked alone.
+    let jti = match (a.jti.as_deref(), &ledger_path) {
+        (None, None) => None,
+        (None, Some(_)) | (Some(""), _) => Some(hex(&random_bytes(16)?)),
+        (Some(id), _) => Some(id.to_owned()),
     };
     let identity = Identity {
         room: room.clone(),
@@ -280,6 +283,11 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
     }
     let token = roomgate_filter::jwt::sign(&claims, &secret.bytes, a.kid.as_deref())
         .context("cannot sign the token")?;
+    if let Some(path) = &ledger_path {
+        // Before the token is printed: a token the ledger does not know could not be listed or
+        // revoked by its jti.
+        ledger::append(path, &ledger_entry(&claims, profile, &room, now))?;
+    }
 
     self_check(a, &secret, &room, &token, valid_from.max(now), iss, aud);
 
@@ -305,6 +313,23 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
     };
     output::product(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ledger's record of a token: its room, times, profile, jti and subject, from its claims.
+fn ledger_entry(claims: &Map<String, Value>, profile: Profile, room: &str, now: i64) -> Entry {
+    let int = |k: &str| claims.get(k).and_then(Value::as_i64);
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let nbf = int("nbf");
+    Entry::Mint(Minted {
+        room_id: room.to_owned(),
+        created: time::rfc3339(now),
+        expires: time::rfc3339(int("exp").unwrap_or(now)),
+        not_before: nbf.filter(|t| *t > now).map(time::rfc3339),
+        issued: int("iat").or(nbf).map(time::rfc3339),
+        profile: profile.name().to_owned(),
+        jti: text("jti"),
+        sub: text("sub"),
+    })
 }
 
 /// Runs the token through the filter's engine with the profile's configuration; warns on denial.

@@ -12,6 +12,7 @@
 
 use crate::cli::{Cutoff, RevokeArgs};
 use crate::decode::{decode, read_token};
+use crate::ledger::{self, Entry, Revoked};
 use crate::output;
 use crate::time;
 use anyhow::{anyhow, bail, Context as _};
@@ -167,6 +168,37 @@ fn list<'a>(revoked: &'a mut Map<String, Value>, key: &str) -> anyhow::Result<&'
         .ok_or_else(|| anyhow!("revoked.{key} is not a list"))
 }
 
+/// The cut-off instant: the filter revokes tokens issued strictly before it, so "now" must include
+/// the link minted a moment ago in this same second.
+fn cutoff_time(cutoff: Cutoff, now: i64) -> i64 {
+    match cutoff {
+        Cutoff::Now => now + 1,
+        Cutoff::At(t) => t,
+    }
+}
+
+/// The ledger's record of this revocation.
+fn ledger_entry(a: &RevokeArgs, config: &Value, jti: Option<&str>, now: i64) -> Entry {
+    let record = Revoked {
+        at: time::rfc3339(now),
+        room_id: if jti.is_some() { None } else { a.room.clone() },
+        issued_before: a
+            .issued_before
+            .filter(|_| jti.is_none())
+            .map(|c| time::rfc3339(cutoff_time(c, now))),
+        jti: jti.map(str::to_owned),
+        case_insensitive: config
+            .pointer("/rooms/case_insensitive")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    if a.undo {
+        Entry::Undo(record)
+    } else {
+        Entry::Revoke(record)
+    }
+}
+
 /// Applies the change; returns a description, or `None` when there was nothing to change.
 fn edit(
     a: &RevokeArgs,
@@ -244,12 +276,7 @@ fn edit(
             Ok(Some(format!("room {room:?} closed")))
         }
         Some(cutoff) => {
-            // The filter revokes tokens issued strictly before the cut-off; "now" must include
-            // the link minted a moment ago in this same second.
-            let t = match cutoff {
-                Cutoff::Now => now + 1,
-                Cutoff::At(t) => t,
-            };
+            let t = cutoff_time(cutoff, now);
             let cutoffs = revoked
                 .entry("issued_before")
                 .or_insert_with(|| json!({}))
@@ -348,10 +375,13 @@ pub fn run(a: &RevokeArgs, now: i64) -> anyhow::Result<ExitCode> {
     })?;
     let mut config: Value = serde_json::from_str(&config_text)
         .map_err(|e| anyhow!("{}: the configuration is not JSON: {e}", a.config.display()))?;
+    let entry = ledger_entry(a, &config, jti.as_deref(), now);
     let Some(change) = edit(a, &mut config, jti.as_deref(), now)? else {
         output::note(&format!("nothing to change in {}", a.config.display()));
         if a.dry_run {
             output::product(text.trim_end())?;
+        } else {
+            record(a, &entry)?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -366,8 +396,23 @@ pub fn run(a: &RevokeArgs, now: i64) -> anyhow::Result<ExitCode> {
     } else {
         replace(&a.config, &new_text)?;
         output::note(&format!("{change} in {}", a.config.display()));
+        record(a, &entry)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends the revocation to the ledger, when there is one. The configuration is what the proxy
+/// enforces, so it is written first; the ledger only follows it.
+fn record(a: &RevokeArgs, entry: &Entry) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok();
+    let Some(path) = ledger::path(a.ledger.as_deref(), &env) else {
+        return Ok(());
+    };
+    ledger::append(&path, entry).context(
+        "the configuration was changed, but the ledger was not: run the same command again to record it",
+    )?;
+    output::note(&format!("recorded in {}", path.display()));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ fn every_subcommand_has_help_with_examples() {
         "inspect",
         "verify",
         "config",
+        "revoke",
+        "rooms",
         "completions",
     ] {
         let r = issuer(&[cmd, "--help"]);
