@@ -7,6 +7,7 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Parses `bytes` as one JSON object, rejecting duplicate keys at any depth.
@@ -14,6 +15,95 @@ pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     match serde_json::from_slice::<Strict>(bytes) {
         Ok(Strict(Value::Object(map))) => Some(map),
         _ => None,
+    }
+}
+
+/// The members of a JOSE header that the verifier reads. The header is parsed as strictly as
+/// [`parse_object`] (one JSON object, no duplicate key at any depth), but only these members are
+/// kept: no map is built for a header that is read once and thrown away.
+#[derive(Debug, Default)]
+pub struct JoseHeader {
+    /// `alg`, whatever its type.
+    pub alg: Option<Value>,
+    /// `typ`, whatever its type.
+    pub typ: Option<Value>,
+    /// `kid`, whatever its type.
+    pub kid: Option<Value>,
+    /// Whether `crit` is present (with any value).
+    pub crit: bool,
+}
+
+/// Parses `bytes` as a JOSE header: one JSON object, rejecting duplicate keys at any depth.
+pub fn parse_header(bytes: &[u8]) -> Option<JoseHeader> {
+    serde_json::from_slice::<StrictHeader>(bytes)
+        .ok()
+        .map(|h| h.0)
+}
+
+struct StrictHeader(JoseHeader);
+
+impl<'de> Deserialize<'de> for StrictHeader {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(HeaderVisitor)
+            .map(StrictHeader)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = JoseHeader;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<JoseHeader, A::Error> {
+        let mut header = JoseHeader::default();
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let Strict(value) = access.next_value()?;
+            match key.as_ref() {
+                "alg" => header.alg = Some(value),
+                "typ" => header.typ = Some(value),
+                "kid" => header.kid = Some(value),
+                "crit" => header.crit = true,
+                _ => {}
+            }
+            seen.push(key);
+        }
+        Ok(header)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor).map(Key)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -81,7 +171,47 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_object;
+    use super::{parse_header, parse_object};
+    use serde_json::Value;
+
+    #[test]
+    fn a_header_keeps_the_members_the_verifier_reads() {
+        let h = parse_header(br#"{"alg":"HS256","typ":"JWT","kid":"k1","x5u":{"a":[1]}}"#);
+        let h = h.unwrap_or_else(|| unreachable!());
+        assert_eq!(h.alg, Some(Value::from("HS256")));
+        assert_eq!(h.typ, Some(Value::from("JWT")));
+        assert_eq!(h.kid, Some(Value::from("k1")));
+        assert!(!h.crit);
+        let h = parse_header(br#"{"alg":5,"crit":null}"#).unwrap_or_else(|| unreachable!());
+        assert_eq!(h.alg, Some(Value::from(5)));
+        assert!(h.crit);
+        // An escaped key is the same key: `"al\u0067"` is `alg`.
+        let h = parse_header(br#"{"al\u0067":"none"}"#).unwrap_or_else(|| unreachable!());
+        assert_eq!(h.alg, Some(Value::from("none")));
+    }
+
+    #[test]
+    fn a_header_is_as_strict_as_any_object() {
+        for text in [
+            &br#"{"alg":"HS256","alg":"none"}"#[..],
+            br#"{"alg":"HS256","al\u0067":"none"}"#,
+            br#"{"alg":"HS256","jwk":{"k":"a","k":"b"}}"#,
+            br#"{"alg":"HS256","x":[{"a":1,"a":2}]}"#,
+            b"[]",
+            b"\"x\"",
+            b"",
+            b"{",
+            br#"{"alg":"HS256"} x"#,
+        ] {
+            assert!(
+                parse_header(text).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_header(deep.as_bytes()).is_none());
+    }
 
     #[test]
     fn accepts_a_plain_object() {

@@ -158,20 +158,20 @@ impl Policy {
             return Err(Denial::MalformedToken);
         }
 
-        let header = json::parse_object(&decode_segment(h64)?).ok_or(Denial::MalformedToken)?;
-        match header.get("alg") {
+        let header = json::parse_header(&decode_segment(h64)?).ok_or(Denial::MalformedToken)?;
+        match &header.alg {
             Some(Value::String(alg)) if alg == ALGORITHM => {}
             _ => return Err(Denial::AlgorithmNotAllowed),
         }
-        if header.contains_key("crit") {
+        if header.crit {
             return Err(Denial::UnsupportedHeader);
         }
-        match header.get("typ") {
+        match &header.typ {
             None => {}
             Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
             Some(_) => return Err(Denial::UnsupportedHeader),
         }
-        let kid = match header.get("kid") {
+        let kid = match &header.kid {
             None => None,
             Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k.as_str()),
             Some(_) => return Err(Denial::MalformedToken),
