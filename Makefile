@@ -14,6 +14,12 @@ ENVOY        := $(VENV)/bin/envoy
 WASM_TARGET  := wasm32-wasip1
 WASM         := dist/roomgate.wasm
 CARGO        ?= cargo
+# Post-link size optimisation, used when binaryen's wasm-opt is installed (Debian: binaryen). The
+# features listed are exactly those rustc emits for wasm32-wasip1, so wasm-opt never adds others.
+# Without it (or if it fails), dist/roomgate.wasm is rustc's output, which behaves the same.
+WASM_OPT     ?= $(shell command -v wasm-opt 2>/dev/null)
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
 .PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e clean
 
@@ -27,7 +33,12 @@ wasm-target:
 wasm: wasm-target
 	$(CARGO) build --release --locked -p roomgate-filter --target $(WASM_TARGET)
 	@mkdir -p dist
-	cp target/$(WASM_TARGET)/release/roomgate_filter.wasm $(WASM)
+	@if [ -n "$(WASM_OPT)" ] && $(WASM_OPT) $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/roomgate_filter.wasm -o $(WASM); then \
+	  echo "wasm-opt $(WASM_OPT_FLAGS): $$(stat -c %s target/$(WASM_TARGET)/release/roomgate_filter.wasm) -> $$(stat -c %s $(WASM)) bytes"; \
+	else \
+	  cp target/$(WASM_TARGET)/release/roomgate_filter.wasm $(WASM); \
+	  echo "(no usable wasm-opt: $(WASM) is rustc's output; apt-get install binaryen makes it smaller)"; \
+	fi
 	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
 
 native:
@@ -64,3 +75,46 @@ test: lint build envoy
 clean:
 	$(CARGO) clean
 	rm -rf dist .run
+
+# --- benchmarks (bench/) -------------------------------------------------------------------------
+#
+#   make bench        A (Envoy) / N (no-op wasm) / B (roomgate) / C (jwt_authn) / D (ext_authz),
+#                     interleaved rounds -> bench/RESULTS.md, then the wasm size, the harness's fuel
+#                     per path, and the engine's criterion micro-benchmarks (`make bench-engine`).
+#   BENCH_ARGS="--rounds 5 --seconds 8" make bench     longer runs
+#
+# The helpers (no-op filter, auth service, upstream) are their own Cargo workspace in bench/, built
+# into target/bench. wrk comes from Debian (installed here when missing, which needs root).
+
+BENCH_TARGET := $(CURDIR)/target/bench
+BENCH_NOOP   := $(BENCH_TARGET)/$(WASM_TARGET)/release/roomgate_bench_noop.wasm
+BENCH_ARGS   ?=
+
+.PHONY: bench bench-tools bench-deps bench-engine
+
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  echo "installing wrk (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; \
+	  else sudo apt-get install -y wrk; fi; }
+	@command -v wasm-opt >/dev/null || { \
+	  echo "installing binaryen (wasm-opt, apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y binaryen >/dev/null || echo "binaryen unavailable: roomgate.wasm stays unoptimised"; \
+	  else sudo apt-get install -y binaryen || true; fi; }
+	@command -v taskset >/dev/null || { echo "taskset (util-linux) is required"; exit 1; }
+
+bench-tools: wasm-target
+	cd bench && CARGO_TARGET_DIR=$(BENCH_TARGET) $(CARGO) build --release --locked -p roomgate-bench-authsvc -p roomgate-bench-upstream
+	cd bench && CARGO_TARGET_DIR=$(BENCH_TARGET) $(CARGO) build --release --locked -p roomgate-bench-noop --target $(WASM_TARGET)
+
+bench: bench-deps
+	$(MAKE) wasm envoy bench-tools
+	python3 bench/run.py --noop $(BENCH_NOOP) --tools $(BENCH_TARGET)/release $(BENCH_ARGS)
+	@echo "roomgate.wasm: $$(stat -c %s $(WASM)) bytes (target: <= 204800)"
+	@if [ -f tests/harness/src/bin/fuel.rs ]; then \
+	  $(CARGO) run --release --locked -q -p roomgate-harness --bin fuel | tee -a bench/RESULTS.md; \
+	else echo "fuel: harness not built" | tee -a bench/RESULTS.md; fi
+	$(MAKE) bench-engine
+
+bench-engine:
+	$(CARGO) bench --locked -p roomgate-filter --bench engine -- --warm-up-time 1 --measurement-time 3
