@@ -10,6 +10,7 @@ pub mod attacks;
 pub mod envoy;
 pub mod hosts;
 pub mod http;
+pub mod support;
 pub mod table;
 pub mod upstream;
 

@@ -29,10 +29,7 @@ fn compiles(config: &str) {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    roomgate_tests::support::unix_now()
 }
 
 #[test]

@@ -15,10 +15,7 @@ use serde_json::json;
 use std::time::Duration;
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    roomgate_tests::support::unix_now()
 }
 
 fn jitsi_envoy(upstream: &EchoUpstream) -> Envoy {

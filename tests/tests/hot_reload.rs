@@ -8,20 +8,34 @@
     clippy::indexing_slicing
 )]
 
-use roomgate_tests::envoy::{Envoy, EnvoyConfig};
+use roomgate_tests::envoy::Envoy;
+use roomgate_tests::support::{self, ecds_resource, start_ecds, unix_now};
 use roomgate_tests::table::{self, Token};
 use roomgate_tests::upstream::EchoUpstream;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    unix_now()
+}
+
+fn resource(edit: impl FnOnce(&mut Value)) -> Value {
+    ecds_resource(edit).unwrap()
+}
+
+fn publish(dir: &Path, v: &Value) {
+    support::publish(dir, v).unwrap();
+}
+
+fn start(dir: &Path, upstream: &EchoUpstream) -> Envoy {
+    start_ecds(dir, upstream, table::JITSI_SECRET).unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    support::temp_dir(name).unwrap()
 }
 
 fn token(room: &str) -> String {
@@ -31,52 +45,6 @@ fn token(room: &str) -> String {
         claims: json!({"iss": "roomgate-demo", "room": room, "iat": "@now", "exp": "@now+600"}),
     }
     .render(now())
-}
-
-/// The example's ECDS resource with the wasm path made absolute and the plugin config edited.
-fn resource(edit: impl FnOnce(&mut Value)) -> Value {
-    let root = roomgate_tests::repo_root();
-    let text = std::fs::read_to_string(root.join("deploy/envoy-ecds/roomgate.yaml")).unwrap();
-    let mut v: Value = serde_yaml::from_str(&text).unwrap();
-    let cfg = &mut v["resources"][0]["typed_config"]["config"];
-    cfg["vm_config"]["code"]["local"]["filename"] = json!(roomgate_tests::envoy::default_wasm());
-    let mut plugin: Value =
-        serde_json::from_str(cfg["configuration"]["value"].as_str().unwrap()).unwrap();
-    edit(&mut plugin);
-    cfg["configuration"]["value"] = json!(plugin.to_string());
-    v
-}
-
-/// Replaces the watched file the way an operator (or `issuer revoke`) must: write, then rename.
-fn publish(dir: &Path, v: &Value) {
-    let tmp = dir.join(".roomgate.yaml.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(v).unwrap()).unwrap();
-    std::fs::rename(&tmp, dir.join("roomgate.yaml")).unwrap();
-}
-
-fn start(dir: &Path, upstream: &EchoUpstream) -> Envoy {
-    let root = roomgate_tests::repo_root();
-    let yaml = std::fs::read_to_string(root.join("deploy/envoy-ecds/envoy.yaml")).unwrap();
-    let file = dir.join("roomgate.yaml");
-    let watched = dir.to_path_buf();
-    let cfg = EnvoyConfig::from_yaml(&yaml, upstream.port())
-        .unwrap()
-        .mutate(move |v| {
-            let filters = &mut v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]
-                [0]["typed_config"]["http_filters"][0]["config_discovery"]["config_source"]
-                ["path_config_source"];
-            filters["path"] = json!(file);
-            filters["watched_directory"]["path"] = json!(watched);
-        })
-        .process_env("JWT_APP_SECRET", table::JITSI_SECRET);
-    Envoy::start(cfg).unwrap()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roomgate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn status(envoy: &Envoy, room: &str, token: &str) -> u16 {

@@ -25,29 +25,8 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// `target/release/issuer`; a clear failure if it is missing or older than its sources.
 fn issuer_bin() -> PathBuf {
-    let root = roomgate_tests::repo_root();
-    let bin = root.join("target/release/issuer");
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} is missing: run `make build` (or `cargo build --release -p roomgate-issuer`) first",
-                bin.display()
-            )
-        });
-    for entry in std::fs::read_dir(root.join("issuer/src")).unwrap() {
-        let path = entry.unwrap().path();
-        let changed = std::fs::metadata(&path).unwrap().modified().unwrap();
-        assert!(
-            changed <= built,
-            "{} is older than {}: run `make build` first",
-            bin.display(),
-            path.display()
-        );
-    }
-    bin
+    roomgate_tests::support::issuer_bin().unwrap()
 }
 
 /// Runs `issuer ARGS` with only `env`; returns (exit code, stdout, stderr).

@@ -18,8 +18,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use roomgate_tests::envoy::{Envoy, EnvoyConfig};
+use roomgate_tests::envoy::Envoy;
 use roomgate_tests::http::Response;
+use roomgate_tests::support;
 use roomgate_tests::table;
 use roomgate_tests::upstream::EchoUpstream;
 use serde_json::{json, Value};
@@ -30,29 +31,16 @@ use std::time::{Duration, Instant};
 /// How soon a revocation must be in force.
 const WITHIN: Duration = Duration::from_secs(1);
 
-/// `target/release/issuer`; a clear failure if it is missing or older than its sources.
 fn issuer_bin() -> PathBuf {
-    let root = roomgate_tests::repo_root();
-    let bin = root.join("target/release/issuer");
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} is missing: run `make build` (or `cargo build --release -p roomgate-issuer`) first",
-                bin.display()
-            )
-        });
-    for entry in std::fs::read_dir(root.join("issuer/src")).unwrap() {
-        let path = entry.unwrap().path();
-        let changed = std::fs::metadata(&path).unwrap().modified().unwrap();
-        assert!(
-            changed <= built,
-            "{} is older than {}: run `make build` first",
-            bin.display(),
-            path.display()
-        );
-    }
-    bin
+    support::issuer_bin().unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    support::temp_dir(name).unwrap()
+}
+
+fn start(dir: &Path, upstream: &EchoUpstream) -> Envoy {
+    support::start_ecds(dir, upstream, table::JITSI_SECRET).unwrap()
 }
 
 /// Runs `issuer ARGS` with only the demo secret in its environment; must succeed; its stdout.
@@ -69,14 +57,6 @@ fn issuer(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
 }
 
-/// A fresh directory for the watched file and the ledger (copied from hot_reload.rs).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roomgate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// deploy/envoy-ecds/roomgate.yaml as shipped, with the wasm path made absolute.
 fn publish_example(dir: &Path) -> PathBuf {
     let root = roomgate_tests::repo_root();
@@ -88,25 +68,6 @@ fn publish_example(dir: &Path) -> PathBuf {
     let file = dir.join("roomgate.yaml");
     std::fs::write(&file, text).unwrap();
     file
-}
-
-/// Envoy on deploy/envoy-ecds/envoy.yaml, watching `dir/roomgate.yaml` (copied from hot_reload.rs).
-fn start(dir: &Path, upstream: &EchoUpstream) -> Envoy {
-    let root = roomgate_tests::repo_root();
-    let yaml = std::fs::read_to_string(root.join("deploy/envoy-ecds/envoy.yaml")).unwrap();
-    let file = dir.join("roomgate.yaml");
-    let watched = dir.to_path_buf();
-    let cfg = EnvoyConfig::from_yaml(&yaml, upstream.port())
-        .unwrap()
-        .mutate(move |v| {
-            let filters = &mut v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]
-                [0]["typed_config"]["http_filters"][0]["config_discovery"]["config_source"]
-                ["path_config_source"];
-            filters["path"] = json!(file);
-            filters["watched_directory"]["path"] = json!(watched);
-        })
-        .process_env("JWT_APP_SECRET", table::JITSI_SECRET);
-    Envoy::start(cfg).unwrap()
 }
 
 /// One ECDS Envoy with its watched file and a ledger next to it.

@@ -1,0 +1,100 @@
+//! Small things every end-to-end suite needs: the clock, scratch directories, the release
+//! `issuer` binary, and Envoy on the hot-reload (ECDS) example of deploy/envoy-ecds.
+
+use crate::envoy::{Envoy, EnvoyConfig};
+use crate::upstream::EchoUpstream;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Now, in Unix seconds (what the filter in Envoy reads).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// A fresh, empty directory under the system's temp dir, unique to this process and `name`.
+pub fn temp_dir(name: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("roomgate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// `target/release/issuer` (built by `make build`); an error if it is missing or older than any
+/// of its sources, so a suite never tests a stale binary.
+pub fn issuer_bin() -> Result<PathBuf, String> {
+    let root = crate::repo_root();
+    let bin = root.join("target/release/issuer");
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .map_err(|_| format!("{} is missing: run `make build` first", bin.display()))?;
+    let sources = std::fs::read_dir(root.join("issuer/src")).map_err(|e| e.to_string())?;
+    for entry in sources.flatten() {
+        let changed = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| e.to_string())?;
+        if changed > built {
+            return Err(format!(
+                "{} is older than {}: run `make build` first",
+                bin.display(),
+                entry.path().display()
+            ));
+        }
+    }
+    Ok(bin)
+}
+
+/// Envoy on deploy/envoy-ecds/envoy.yaml, watching `dir/roomgate.yaml` for its roomgate
+/// configuration, with `secret` as JWT_APP_SECRET.
+pub fn start_ecds(dir: &Path, upstream: &EchoUpstream, secret: &str) -> Result<Envoy, String> {
+    let root = crate::repo_root();
+    let yaml = std::fs::read_to_string(root.join("deploy/envoy-ecds/envoy.yaml"))
+        .map_err(|e| e.to_string())?;
+    let file = dir.join("roomgate.yaml");
+    let watched = dir.to_path_buf();
+    let cfg = EnvoyConfig::from_yaml(&yaml, upstream.port())?
+        .mutate(move |v| {
+            let source = v.pointer_mut(
+                "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0\
+                 /config_discovery/config_source/path_config_source",
+            );
+            if let Some(source) = source {
+                source["path"] = json!(file);
+                source["watched_directory"] = json!({"path": watched});
+            }
+        })
+        .process_env("JWT_APP_SECRET", secret);
+    Envoy::start(cfg)
+}
+
+/// The example's ECDS resource (deploy/envoy-ecds/roomgate.yaml) with the wasm path made
+/// absolute and the roomgate configuration passed through `edit`.
+pub fn ecds_resource(edit: impl FnOnce(&mut Value)) -> Result<Value, String> {
+    let root = crate::repo_root();
+    let text = std::fs::read_to_string(root.join("deploy/envoy-ecds/roomgate.yaml"))
+        .map_err(|e| e.to_string())?;
+    let mut v: Value = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    let cfg = v
+        .pointer_mut("/resources/0/typed_config/config")
+        .ok_or("the example has no Wasm config")?;
+    if let Some(f) = cfg.pointer_mut("/vm_config/code/local/filename") {
+        *f = json!(crate::envoy::default_wasm());
+    }
+    let value = cfg
+        .pointer_mut("/configuration/value")
+        .ok_or("the example has no configuration")?;
+    let mut plugin: Value =
+        serde_json::from_str(value.as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    edit(&mut plugin);
+    *value = json!(plugin.to_string());
+    Ok(v)
+}
+
+/// Replaces the watched file the way an operator (or `issuer revoke`) must: write, then rename.
+pub fn publish(dir: &Path, v: &Value) -> std::io::Result<()> {
+    let tmp = dir.join(".roomgate.yaml.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(v).unwrap_or_default())?;
+    std::fs::rename(&tmp, dir.join("roomgate.yaml"))
+}
