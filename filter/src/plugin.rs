@@ -11,6 +11,7 @@ use crate::error::Denial;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel as HostLevel, MetricType};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
@@ -35,6 +36,9 @@ struct Metrics {
     kinds: Vec<(RouteKind, u32)>,
     /// Gauge `roomgate.vm_memory_bytes`: the VM's linear memory (it only grows, so a leak shows).
     memory: Option<u32>,
+    /// The value last recorded in that gauge: it is only set again when the memory grew, which
+    /// saves a host call on almost every request.
+    recorded_memory: Cell<usize>,
 }
 
 const SOURCES: [&str; 5] = ["bearer", "x_auth_token", "header", "query", "cookie"];
@@ -58,13 +62,18 @@ impl Metrics {
                 .filter_map(|k| Some((*k, counter(&format!("roomgate.route.{}", k.label()))?)))
                 .collect(),
             memory: hostcalls::define_metric(MetricType::Gauge, "roomgate.vm_memory_bytes").ok(),
+            recorded_memory: Cell::new(0),
         }
     }
 
     fn record_memory(&self) {
         if let Some(id) = self.memory {
             let bytes = core::arch::wasm32::memory_size(0).saturating_mul(65_536);
-            let _ = hostcalls::record_metric(id, u64::try_from(bytes).unwrap_or(u64::MAX));
+            if bytes != self.recorded_memory.get()
+                && hostcalls::record_metric(id, u64::try_from(bytes).unwrap_or(u64::MAX)).is_ok()
+            {
+                self.recorded_memory.set(bytes);
+            }
         }
     }
 
