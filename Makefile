@@ -21,7 +21,7 @@ WASM_OPT     ?= $(shell command -v wasm-opt 2>/dev/null)
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                 --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e clean
+.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness clean
 
 all: build
 
@@ -63,8 +63,11 @@ lint: wasm-target
 	$(CARGO) clippy --locked -p roomgate-filter --target $(WASM_TARGET) -- -D warnings
 
 unit:
-	$(CARGO) test --locked --workspace --exclude roomgate-tests
+	$(CARGO) test --locked --workspace --exclude roomgate-tests --exclude roomgate-harness
 	$(CARGO) test --locked -p roomgate-tests --lib --test table_native
+
+harness: wasm
+	$(CARGO) test --locked -p roomgate-harness
 
 e2e: wasm native envoy
 	$(CARGO) test --locked -p roomgate-tests
@@ -112,7 +115,7 @@ bench: bench-deps
 	python3 bench/run.py --noop $(BENCH_NOOP) --tools $(BENCH_TARGET)/release $(BENCH_ARGS)
 	@echo "roomgate.wasm: $$(stat -c %s $(WASM)) bytes (target: <= 204800)"
 	@if [ -f tests/harness/src/bin/fuel.rs ]; then \
-	  $(CARGO) run --release --locked -q -p roomgate-harness --bin fuel | tee -a bench/RESULTS.md; \
+	  $(CARGO) run --locked -q -p roomgate-harness --bin fuel | tee -a bench/RESULTS.md; \
 	else echo "fuel: harness not built" | tee -a bench/RESULTS.md; fi
 	$(MAKE) bench-engine
 

@@ -20,7 +20,8 @@ proxy_wasm::main! {{
 }}
 
 fn log(level: HostLevel, message: &str) {
-    // A failing log call must not change the verdict.
+    // The SDK panics (traps the VM) on an unexpected host status; a trap refuses the request
+    // (fail_open: false), so the verdict can only get stricter.
     let _ = hostcalls::log(level, message);
 }
 
