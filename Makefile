@@ -1,7 +1,9 @@
 # roomgate — build, run, test.
 #
 #   make run     build everything and start the demo (Envoy + roomgate.wasm + echo upstream)
-#   make test    everything CI checks: format, lints, native tests, the Envoy suites
+#   make test    everything CI checks: format, lints, native tests, harness, the Envoy suites, fuzz smoke
+#   make bench   Envoy benchmarks (A/N/B/C/D), fuel per path, engine micro-benchmarks
+#   make fuzz    each fuzz target for FUZZ_SECONDS (900)
 #   make build   dist/roomgate.wasm and the native binaries (issuer, echo-upstream)
 #
 # Everything it needs is installed by the targets themselves: the wasm32-wasip1 Rust target (rustup)
@@ -21,7 +23,7 @@ WASM_OPT     ?= $(shell command -v wasm-opt 2>/dev/null)
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                 --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness clean
+.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean
 
 all: build
 
@@ -61,6 +63,7 @@ lint: wasm-target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p roomgate-filter --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --locked -p roomgate-filter --target $(WASM_TARGET) --features test-trap -- -D warnings
 
 unit:
 	$(CARGO) test --locked --workspace --exclude roomgate-tests --exclude roomgate-harness
@@ -72,8 +75,26 @@ harness: wasm
 e2e: wasm native envoy
 	$(CARGO) test --locked -p roomgate-tests
 
+# The whole suite: unit tests, the behaviour table and attack corpus on every host, the Envoy
+# suites (fail-closed, hot reload, ledger, deployment examples, a 1M-request soak), then a short
+# smoke of each fuzz target.
 test: lint build envoy
 	$(CARGO) test --locked --workspace
+	$(MAKE) fuzz-smoke
+
+FUZZ_SECONDS ?= 900
+
+# Each fuzz target for FUZZ_SECONDS, one after another (nightly + cargo-fuzz installed if missing).
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh 20
+
+# Test-only build whose filter traps on `x-roomgate-test-trap` (fail_closed builds it when missing).
+wasm-trap: wasm-target
+	$(CARGO) build --release --locked -p roomgate-filter --target $(WASM_TARGET) --features test-trap --target-dir target/trap
+	cp target/trap/$(WASM_TARGET)/release/roomgate_filter.wasm dist/roomgate-trap.wasm
 
 clean:
 	$(CARGO) clean

@@ -256,7 +256,7 @@ impl Denial {
             Self::AdminRequired => "this route needs an admin credential",
             Self::Forbidden => "access to this path is not allowed",
             Self::Gone => "this endpoint is gone",
-            Self::BadRequest => "the request path or query is malformed or ambiguous",
+            Self::BadRequest => "the request is malformed or ambiguous",
             Self::Internal => "the gate could not check this request",
         }
     }
