@@ -1,4 +1,5 @@
-//! The behaviour table through the compiled filter on the harness, as Envoy and as nginx.
+//! The behaviour table and the attack corpus through the compiled filter on the harness, as Envoy
+//! and as nginx.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,13 +9,17 @@
 
 use roomgate_harness::table_host::HarnessHost;
 use roomgate_harness::Profile;
-use roomgate_tests::table::cases;
+use roomgate_tests::table::{cases, Case};
 
 const NOW: i64 = 1_800_000_000;
 
 fn run(profile: Profile) {
+    run_cases(profile, &cases());
+}
+
+fn run_cases(profile: Profile, cases: &[Case]) {
     let mut host = HarnessHost::new(profile, NOW).unwrap_or_else(|e| panic!("{e}"));
-    let failures: Vec<String> = cases()
+    let failures: Vec<String> = cases
         .iter()
         .filter_map(|c| c.run(&mut host).err())
         .collect();
@@ -34,4 +39,14 @@ fn every_case_of_the_behaviour_table_holds_on_the_harness_as_envoy() {
 #[test]
 fn every_case_of_the_behaviour_table_holds_on_the_harness_in_strict_nginx_mode() {
     run(Profile::NgxWasm);
+}
+
+#[test]
+fn every_attack_of_the_corpus_gets_its_status_on_the_harness_as_envoy() {
+    run_cases(Profile::Envoy, &roomgate_tests::attacks::cases());
+}
+
+#[test]
+fn every_attack_of_the_corpus_gets_its_status_on_the_harness_in_strict_nginx_mode() {
+    run_cases(Profile::NgxWasm, &roomgate_tests::attacks::cases());
 }
