@@ -262,10 +262,9 @@ impl Gate {
             .map_or("default", |r| r.label.as_str())
     }
 
-    /// Decides one request. `path` is the request target (`:path`), `headers` the request headers
-    /// (names lower-case, repeated names repeated), `now` the time in Unix seconds.
-    pub fn decide(&self, path: &str, headers: &[(String, String)], now: i64) -> Verdict {
-        let mut verdict = Verdict {
+    /// A verdict that forwards nothing of the client's identity headers, before any check.
+    fn blank_verdict(&self, headers: &[(String, String)]) -> Verdict {
+        Verdict {
             denial: None,
             response: None,
             edits: self.remove_spoofed(headers),
@@ -273,7 +272,13 @@ impl Gate {
             route: None,
             source: None,
             room: None,
-        };
+        }
+    }
+
+    /// Decides one request. `path` is the request target (`:path`), `headers` the request headers
+    /// (names lower-case, repeated names repeated), `now` the time in Unix seconds.
+    pub fn decide(&self, path: &str, headers: &[(String, String)], now: i64) -> Verdict {
+        let mut verdict = self.blank_verdict(headers);
         match self.check(path, headers, now, &mut verdict) {
             Ok(grant) => {
                 verdict.edits.extend(grant.strip);
@@ -296,15 +301,7 @@ impl Gate {
     /// UTF-8): refused with `denial` without reading it further. As in [`Gate::decide`], client-sent
     /// identity headers are removed and report mode only marks the request.
     pub fn refuse(&self, denial: Denial, headers: &[(String, String)]) -> Verdict {
-        let mut verdict = Verdict {
-            denial: None,
-            response: None,
-            edits: self.remove_spoofed(headers),
-            kind: self.default,
-            route: None,
-            source: None,
-            room: None,
-        };
+        let mut verdict = self.blank_verdict(headers);
         self.deny(&mut verdict, denial);
         verdict
     }

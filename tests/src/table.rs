@@ -201,6 +201,21 @@ pub trait Host {
     fn now(&self) -> i64;
 }
 
+/// Runs every case on `host`; the error lists each failing case with what was observed.
+pub fn run_all(cases: &[Case], host: &mut dyn Host) -> Result<(), String> {
+    let failures: Vec<String> = cases.iter().filter_map(|c| c.run(host).err()).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} cases failing:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        ))
+    }
+}
+
 impl Case {
     /// The request with `token` filled in.
     pub fn request(&self, token: Option<&str>) -> Request {

@@ -14,17 +14,7 @@ use roomgate_tests::table;
 fn every_attack_gets_its_expected_status_on_the_native_engine() {
     let mut host = Native::new(1_800_000_000);
     let cases = attacks::cases();
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| c.run(&mut host).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} attacks failing:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    roomgate_tests::table::run_all(&cases, &mut host).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -12,16 +12,7 @@ use roomgate_tests::table::cases;
 #[test]
 fn every_case_of_the_behaviour_table_holds_on_the_native_engine() {
     let mut host = Native::new(1_800_000_000);
-    let failures: Vec<String> = cases()
-        .iter()
-        .filter_map(|c| c.run(&mut host).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failing cases:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    roomgate_tests::table::run_all(&cases(), &mut host).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

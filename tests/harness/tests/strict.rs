@@ -111,16 +111,7 @@ fn header_names_keep_the_clients_spelling_in_strict_mode_and_the_filter_still_fi
 fn every_case_of_the_behaviour_table_holds_under_nginx_path_rules() {
     let base = Harness::load().unwrap().strict().ngx_paths(true);
     let mut host = HarnessHost::with(base, NOW);
-    let failures: Vec<String> = cases()
-        .iter()
-        .filter_map(|c| c.run(&mut host).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failing cases:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    roomgate_tests::table::run_all(&cases(), &mut host).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -19,16 +19,7 @@ fn run(profile: Profile) {
 
 fn run_cases(profile: Profile, cases: &[Case]) {
     let mut host = HarnessHost::new(profile, NOW).unwrap_or_else(|e| panic!("{e}"));
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| c.run(&mut host).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failing cases on {profile:?}:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    roomgate_tests::table::run_all(cases, &mut host).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
