@@ -133,6 +133,43 @@ impl Metrics {
 struct Root {
     gate: Option<Rc<Gate>>,
     metrics: Rc<Metrics>,
+    host: Rc<HostKind>,
+}
+
+/// Which proxy runs the filter, found out the first time it matters (stripping a query token):
+/// ngx_wasm_module rewrites only `$uri` through `:path` (a `?` in it traps), so there the query is
+/// written through the `request.query` property instead. nginx variables are readable as `ngx.*`
+/// properties; Envoy answers NotFound.
+#[derive(Debug, Default)]
+struct HostKind(std::cell::Cell<Option<bool>>);
+
+impl HostKind {
+    fn is_nginx(&self) -> bool {
+        if let Some(known) = self.0.get() {
+            return known;
+        }
+        let nginx = matches!(
+            hostcalls::get_property(vec!["ngx", "hostname"]),
+            Ok(Some(_))
+        );
+        self.0.set(Some(nginx));
+        nginx
+    }
+}
+
+/// Sets the request target: `:path` on Envoy; on nginx, where the engine only ever changes the
+/// query, the `request.query` property.
+fn set_target(host: &HostKind, target: &str) -> Result<(), proxy_wasm::types::Status> {
+    if host.is_nginx() {
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        hostcalls::set_property(vec!["request", "query"], Some(query.as_bytes()))
+    } else {
+        hostcalls::set_map_value(
+            proxy_wasm::types::MapType::HttpRequestHeaders,
+            ":path",
+            Some(target),
+        )
+    }
 }
 
 impl Context for Root {}
@@ -169,6 +206,7 @@ impl RootContext for Root {
         Some(Box::new(Request {
             gate: self.gate.clone(),
             metrics: Rc::clone(&self.metrics),
+            host: Rc::clone(&self.host),
         }))
     }
 
@@ -180,6 +218,7 @@ impl RootContext for Root {
 struct Request {
     gate: Option<Rc<Gate>>,
     metrics: Rc<Metrics>,
+    host: Rc<HostKind>,
 }
 
 impl Context for Request {}
@@ -300,6 +339,7 @@ impl HttpContext for Request {
         }
         for edit in &verdict.edits {
             let result = match edit {
+                Edit::Set(name, value) if name == ":path" => set_target(&self.host, value),
                 Edit::Set(name, value) => hostcalls::set_map_value(
                     proxy_wasm::types::MapType::HttpRequestHeaders,
                     name,

@@ -601,7 +601,7 @@ fn proxy_set_property(mut c: C<'_>, pp: i32, pl: i32, vp: i32, vl: i32) -> Resul
         return Ok(r);
     }
     let state = c.data_mut();
-    if state.ngx_paths && path == "request.query" {
+    if (state.ngx_paths || state.profile.is_nginx()) && path == "request.query" {
         // ngx_wasm_module maps `request.query` to `$args`: writing it changes the query string
         // the upstream gets (and `:path`, which nginx builds as `$uri?$args`).
         let query = String::from_utf8_lossy(&value).into_owned();
