@@ -273,6 +273,9 @@ impl Case {
             if !header("content-type").is_some_and(|c| c.starts_with("application/json")) {
                 return Err("local response is not application/json".into());
             }
+            if header("cache-control") != Some("no-store") {
+                return Err("local response is not cache-control: no-store".into());
+            }
             if seen.upstream.is_some() {
                 return Err("a denied request reached the upstream".into());
             }

@@ -194,3 +194,41 @@ fn every_import_of_roomgate_wasm_is_implemented_by_the_harness() -> R {
         .configure(&table::config("jitsi")?)?;
     Ok(())
 }
+
+fn jitsi_with_log(level: &str) -> serde_json::Value {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&table::config("jitsi").unwrap()).unwrap();
+    config["log"] = json!({"denials": level});
+    config
+}
+
+#[test]
+fn each_denial_is_logged_once_at_the_configured_level_and_off_means_silent() -> R {
+    use roomgate_harness::abi::LogLevel;
+    for (setting, level) in [
+        ("warn", Some(LogLevel::Warn)),
+        ("debug", Some(LogLevel::Debug)),
+        ("off", None),
+    ] {
+        let mut vm = jitsi().configure(&jitsi_with_log(setting).to_string())?;
+        let ex = vm.get("/standup").send()?;
+        ex.expect_local(401)?;
+        let denials: Vec<_> = ex
+            .trace
+            .logs()
+            .into_iter()
+            .filter(|l| l.message.contains("roomgate: denied"))
+            .collect();
+        match level {
+            Some(level) => {
+                assert_eq!(denials.len(), 1, "{setting}: {denials:?}");
+                assert_eq!(denials[0].level, level, "{setting}");
+                assert!(denials[0]
+                    .message
+                    .contains("reason=missing_token route=pattern:/{room}"));
+            }
+            None => assert!(denials.is_empty(), "{setting}: {denials:?}"),
+        }
+    }
+    Ok(())
+}
