@@ -102,6 +102,7 @@ fn engine(c: &mut Criterion) {
         audiences: None,
         leeway: 30,
         max_lifetime: Some(86_400),
+        lifetime_from_now: true,
         require: Vec::new(),
     };
     assert!(policy.verify(&good, NOW).is_ok());

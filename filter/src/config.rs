@@ -38,6 +38,9 @@ pub struct RawConfig {
     /// What happens to a request no rule matches.
     #[serde(default = "default_route_kind")]
     pub default: RouteKind,
+    /// What a path that matches a route only when letter case is ignored gets.
+    #[serde(default)]
+    pub route_case: RouteCase,
     /// Where tokens are looked for, in order.
     #[serde(default = "default_sources")]
     pub token_sources: Vec<Source>,
@@ -91,6 +94,32 @@ pub enum Mode {
     Enforce,
     /// Every request goes through, marked with the verdict it would have had.
     Report,
+}
+
+/// How route literals (`/api/rooms/…`, `/libs/`) treat letter case. Many upstreams route
+/// case-insensitively (Express by default, ASP.NET Core, IIS), so a request for `/API/ROOMS/x` that
+/// the gate let fall through to a looser rule could reach the guarded handler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteCase {
+    /// A path that matches a rule only when case is ignored is refused (400): the default.
+    #[default]
+    Refuse,
+    /// Literals match ignoring case (Unicode lower-casing), as a case-insensitive upstream routes.
+    Insensitive,
+}
+
+/// How `max_lifetime_seconds` treats a JWT that carries neither `iat` nor `nbf`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutIat {
+    /// Accepted while its remaining lifetime (`exp` minus now) is within the maximum: a long-lived
+    /// token is usable only in its last `max_lifetime_seconds`. The default, since common issuers
+    /// set no `iat` (Jitsi Meet's documented tokens, the videocall.rs meeting backend).
+    #[default]
+    Remaining,
+    /// Refused (401 `invalid_token`, reason `lifetime_unknown`): its lifetime cannot be proven.
+    Refuse,
 }
 
 /// One route rule.
@@ -168,6 +197,9 @@ pub struct RawJwt {
     /// Longest accepted token lifetime (seconds; default 86400; 0 = no limit).
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime_seconds: i64,
+    /// What the maximum lifetime means for a token with neither `iat` nor `nbf`.
+    #[serde(default)]
+    pub max_lifetime_without_iat: WithoutIat,
     /// Claim values every token must carry.
     #[serde(default)]
     pub require: BTreeMap<String, Value>,
@@ -542,14 +574,50 @@ fn redact_serde(message: &str) -> String {
     out
 }
 
-fn env_list(env: Env<'_>, var: &str) -> Option<Vec<String>> {
-    env(var).map(|v| {
-        v.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
+/// The accepted issuers or audiences: the configured list, else the variable's comma-separated
+/// list, else `None` (not checked). An empty or blank list is an error, never "accept anything":
+/// accepting any value is said with `*` alone. Returns `None` for "not checked or any".
+fn accepted_list(
+    configured: Option<&Vec<String>>,
+    env: Env<'_>,
+    var: &str,
+    what: &str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let (list, origin) = match configured {
+        Some(list) => {
+            if list.iter().any(|v| v.trim().is_empty()) {
+                return Err(ConfigError::Invalid(format!(
+                    "jwt.{what} has an empty entry; list the accepted values, or [\"*\"] to accept any"
+                )));
+            }
+            (list.clone(), format!("jwt.{what}"))
+        }
+        None => match env(var) {
+            None => return Ok(None),
+            Some(text) => (
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                format!("the environment variable {var} (jwt.{what})"),
+            ),
+        },
+    };
+    if list.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "{origin} is empty; list the accepted values, or `*` to accept any"
+        )));
+    }
+    if list.iter().any(|v| v == "*") {
+        if list.len() > 1 {
+            return Err(ConfigError::Invalid(format!(
+                "{origin}: `*` accepts any value and must stand alone"
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(Some(list))
 }
 
 fn is_header_name(name: &str) -> bool {
@@ -734,6 +802,7 @@ impl Gate {
             mode: raw.mode,
             routes,
             default: raw.default,
+            route_case: raw.route_case,
             sources: raw.token_sources,
             jwt,
             statics: statics.unwrap_or_default(),
@@ -811,17 +880,15 @@ fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
         }
         keys.push(Key::new(k.kid.clone(), &secret));
     }
-    let issuers = j.issuers.clone().or_else(|| env_list(env, &j.issuers_env));
-    let audiences = j
-        .audiences
-        .clone()
-        .or_else(|| env_list(env, &j.audiences_env));
+    let issuers = accepted_list(j.issuers.as_ref(), env, &j.issuers_env, "issuers")?;
+    let audiences = accepted_list(j.audiences.as_ref(), env, &j.audiences_env, "audiences")?;
     Ok(Policy {
         keys,
-        issuers: issuers.filter(|v| !v.is_empty()),
-        audiences: audiences.filter(|v| !v.is_empty()),
+        issuers,
+        audiences,
         leeway: j.leeway_seconds,
         max_lifetime: (j.max_lifetime_seconds > 0).then_some(j.max_lifetime_seconds),
+        lifetime_from_now: j.max_lifetime_without_iat == WithoutIat::Remaining,
         require: claim_values(&j.require, "jwt.require")?,
     })
 }
@@ -952,6 +1019,11 @@ fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, Con
     let path = match &r.path {
         RawMatch::Exact(p) | RawMatch::Prefix(p) if !p.starts_with('/') => {
             return Err(err(format!("path {p:?} must start with '/'")));
+        }
+        RawMatch::Exact(p) | RawMatch::Prefix(p) | RawMatch::Pattern(p) if p.contains(';') => {
+            return Err(err(format!(
+                "path {p:?} contains ';', which requests may not: such a rule never applies"
+            )));
         }
         RawMatch::Exact(p) => PathMatch::Exact(p.clone()),
         RawMatch::Prefix(p) => PathMatch::Prefix(p.clone()),

@@ -5,11 +5,11 @@
 //! every test host) only reads the request, calls it, and applies the verdict mechanically: send
 //! `response` if there is one, otherwise apply `edits` in order and let the request continue.
 
-use crate::config::{LogLevel, Mode, RawForward, RoomFrom};
+use crate::config::{LogLevel, Mode, RawForward, RoomFrom, RouteCase};
 use crate::error::Denial;
 use crate::jwt::{ClaimPath, Policy, Verified};
-use crate::path::{PathMatch, Target};
-use crate::sources::{self, Source};
+use crate::path::{Case, PathMatch, Target};
+use crate::sources::{self, same_header, spellings, Source};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -128,6 +128,7 @@ pub struct Gate {
     pub(crate) mode: Mode,
     pub(crate) routes: Vec<Route>,
     pub(crate) default: RouteKind,
+    pub(crate) route_case: RouteCase,
     pub(crate) sources: Vec<Source>,
     pub(crate) jwt: Option<Policy>,
     pub(crate) statics: StaticTokens,
@@ -214,12 +215,19 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
         == 0
 }
 
-/// Makes a claim value safe as a header value: bytes outside printable ASCII, and `%`, are
-/// percent-encoded, so CR/LF can never split a header and non-ASCII names survive intact.
+/// Makes a claim value safe as a header value that always reads back as exactly one value: bytes
+/// outside printable ASCII and `%` are percent-encoded (CR/LF can never split a header, non-ASCII
+/// names survive intact), and so are the characters header-list parsers split or unquote on
+/// (`,` `;` `"` `\`) and a space at either end (which parsers trim), so `r1,r2` or `alice, admin`
+/// arrive as one value.
 pub fn header_safe(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
+    let last = value.len().saturating_sub(1);
+    for (i, b) in value.bytes().enumerate() {
+        let plain = (0x20..=0x7e).contains(&b)
+            && !matches!(b, b'%' | b',' | b';' | b'"' | b'\\')
+            && !(b == b' ' && (i == 0 || i == last));
+        if plain {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -262,12 +270,17 @@ impl Gate {
             .map_or("default", |r| r.label.as_str())
     }
 
-    /// A verdict that forwards nothing of the client's identity headers, before any check.
+    /// A verdict that forwards nothing of the client's identity headers, nor a token in its
+    /// `Referer`, before any check.
     fn blank_verdict(&self, headers: &[(String, String)]) -> Verdict {
+        let mut edits = self.remove_spoofed(headers);
+        if self.strip_token {
+            self.clean_referer(headers, &mut edits);
+        }
         Verdict {
             denial: None,
             response: None,
-            edits: self.remove_spoofed(headers),
+            edits,
             kind: self.default,
             route: None,
             source: None,
@@ -344,14 +357,55 @@ impl Gate {
         ]
     }
 
+    /// Removes every client-sent identity header under every spelling an upstream reads as it
+    /// (`X-Roomgate-Admin`, `x_roomgate_admin`: see [`same_header`]).
     fn remove_spoofed(&self, headers: &[(String, String)]) -> Vec<Edit> {
-        let mut edits = Vec::new();
-        for name in self.identity_headers() {
-            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                edits.push(Edit::Remove(name.to_owned()));
+        let ids = self.identity_headers();
+        let mut edits: Vec<Edit> = Vec::new();
+        for (sent, _) in headers {
+            if ids.iter().any(|id| same_header(sent, id))
+                && !edits
+                    .iter()
+                    .any(|e| matches!(e, Edit::Remove(n) if n == sent))
+            {
+                edits.push(Edit::Remove(sent.clone()));
             }
         }
         edits
+    }
+
+    /// A page opened with `?jwt=T` makes the browser send `Referer: …?jwt=T` with every request
+    /// that page makes, public assets included: the token's query parameters are taken out of the
+    /// `Referer` too (split on `&` and `;`, as some servers split). Several `Referer` headers holding
+    /// a token are all removed.
+    fn clean_referer(&self, headers: &[(String, String)], edits: &mut Vec<Edit>) {
+        let params: Vec<&str> = self
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Query(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if params.is_empty() {
+            return;
+        }
+        let mut cleaned: Vec<String> = Vec::new();
+        let mut changed = false;
+        for (_, value) in headers.iter().filter(|(n, _)| same_header(n, "referer")) {
+            let clean = crate::path::url_without_params(value, &params);
+            changed |= clean != *value;
+            cleaned.push(clean);
+        }
+        if !changed {
+            return;
+        }
+        for name in spellings(headers, "referer") {
+            edits.push(Edit::Remove(name.to_owned()));
+        }
+        if let [one] = cleaned.as_slice() {
+            edits.push(Edit::Set("referer".into(), one.clone()));
+        }
     }
 
     fn forward_identity(&self, cred: &Credential, room: Option<&str>, edits: &mut Vec<Edit>) {
@@ -393,12 +447,22 @@ impl Gate {
         for (i, route) in self.routes.iter().enumerate() {
             let var =
                 (route.room_from == Some(RoomFrom::Path)).then_some(route.room_param.as_str());
-            if let Some(room) = route.path.matches(&target, var) {
-                v.route = Some(i);
-                v.kind = route.kind;
-                captured = room;
-                break;
+            // A rule whose literals match only when case is ignored is never skipped for a looser
+            // one: a case-insensitive upstream would route the request to that rule's handler.
+            let (room, variant) = match route.path.matches_with(&target, var, Case::Exact) {
+                Some(room) => (room, false),
+                None => match route.path.matches_with(&target, var, Case::Ignored) {
+                    Some(room) => (room, true),
+                    None => continue,
+                },
+            };
+            v.route = Some(i);
+            v.kind = route.kind;
+            if variant && self.route_case == RouteCase::Refuse {
+                return Err(Denial::CaseVariant);
             }
+            captured = room;
+            break;
         }
         let route = v.route.and_then(|i| self.routes.get(i));
         match v.kind {
@@ -414,6 +478,11 @@ impl Gate {
             RouteKind::Room | RouteKind::Authenticated | RouteKind::Admin => {}
         }
 
+        // Some servers split the query on `;` as well as `&` (`?room=a&x=;room=b`): on a route that
+        // reads the query for a room or a token, its meaning would depend on the server.
+        if target.raw_query.is_some_and(|q| q.contains(';')) {
+            return Err(Denial::BadRequest);
+        }
         // The room the request names, read before the token so a malformed request is a 400
         // whatever its credentials.
         let room_from = route.and_then(|r| r.room_from);
@@ -440,6 +509,7 @@ impl Gate {
             ),
             Some(RoomFrom::Token) | None => None,
         };
+        v.room = requested.clone().or_else(|| query_rooms.first().cloned());
         if let (Some(req), Some(q)) = (&requested, query_rooms.first()) {
             if !self.same_room(req, q) {
                 return Err(Denial::BadRequest);
@@ -450,6 +520,19 @@ impl Gate {
             .ok_or(Denial::MissingToken)?;
         v.source = found.sources.first().map(|s| s.label());
         let cred = self.authenticate(&found.token, now)?;
+        // A credential for one room carries that room's revocations to every route it is used
+        // on (admin and authenticated routes too), not only to the room's own pages.
+        if let RoomGrant::One(granted) = &cred.room {
+            if v.room.is_none() {
+                v.room = Some(granted.clone());
+            }
+            self.check_revoked(granted, &cred)?;
+        }
+        // The admin static token opens admin routes only; it is nobody's identity elsewhere.
+        let admin_token = cred.admin && cred.jwt.is_none();
+        if admin_token && v.kind != RouteKind::Admin {
+            return Err(Denial::AdminTokenOutsideAdmin);
+        }
 
         let required = route.map(|r| r.require.as_slice()).unwrap_or_default();
         if !required.is_empty() && !cred.jwt.as_ref().is_some_and(|j| j.has_all(required)) {
@@ -600,18 +683,23 @@ impl Gate {
     ) -> Vec<Edit> {
         let mut edits = Vec::new();
         let mut params: Vec<&str> = Vec::new();
+        let remove = |edits: &mut Vec<Edit>, name: &str| {
+            for sent in spellings(headers, name) {
+                edits.push(Edit::Remove(sent.to_owned()));
+            }
+        };
         for source in found {
             match source {
-                Source::Bearer => edits.push(Edit::Remove("authorization".into())),
-                Source::XAuthToken => edits.push(Edit::Remove("x-auth-token".into())),
-                Source::Header(h) => edits.push(Edit::Remove(h.clone())),
+                Source::Bearer => remove(&mut edits, "authorization"),
+                Source::XAuthToken => remove(&mut edits, "x-auth-token"),
+                Source::Header(h) => remove(&mut edits, h),
                 Source::Query(name) => params.push(name),
                 Source::Cookie(name) => {
-                    let kept: Vec<String> = sources::cookie_pairs(headers)
-                        .filter(|(n, _)| n != name)
-                        .map(|(n, v)| format!("{n}={v}"))
+                    let kept: Vec<&str> = sources::cookie_pairs(headers)
+                        .filter(|c| c.name != name)
+                        .map(|c| c.raw)
                         .collect();
-                    edits.push(Edit::Remove("cookie".into()));
+                    remove(&mut edits, "cookie");
                     if !kept.is_empty() {
                         edits.push(Edit::Set("cookie".into(), kept.join("; ")));
                     }

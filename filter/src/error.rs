@@ -80,6 +80,8 @@ pub enum Denial {
     NotYetValid,
     /// The JWT lives longer than the configured maximum lifetime.
     LifetimeTooLong,
+    /// A maximum lifetime is configured, and the JWT has neither `iat` nor `nbf` to measure it from.
+    LifetimeUnknown,
     /// The JWT's `iss` is not an accepted issuer.
     IssuerNotAccepted,
     /// The JWT's `aud` names no accepted audience.
@@ -98,19 +100,25 @@ pub enum Denial {
     RoomNotInToken,
     /// The route is admin-only and the credential is not an admin's.
     AdminRequired,
+    /// The admin static token was sent to a route that is not an admin route: it opens admin
+    /// routes only.
+    AdminTokenOutsideAdmin,
     /// No rule allows this path (the configured default is `deny`), or the rule denies it.
     Forbidden,
     /// The route is retired (410 Gone).
     Gone,
     /// The path or query is malformed or ambiguous (dot-segments, `//`, encoded `/`, repeated room).
     BadRequest,
+    /// The path matches a route only when letter case is ignored (`/API/rooms/…` for `/api/rooms/…`),
+    /// and the configuration refuses such requests (`route_case: refuse`).
+    CaseVariant,
     /// The gate could not decide (no usable configuration, a failing host call).
     Internal,
 }
 
 impl Denial {
     /// Every denial, for metrics defined up front.
-    pub const ALL: [Denial; 25] = [
+    pub const ALL: [Denial; 28] = [
         Self::MissingToken,
         Self::AmbiguousToken,
         Self::TokenTooLarge,
@@ -123,6 +131,7 @@ impl Denial {
         Self::Expired,
         Self::NotYetValid,
         Self::LifetimeTooLong,
+        Self::LifetimeUnknown,
         Self::IssuerNotAccepted,
         Self::AudienceNotAccepted,
         Self::RequiredClaim,
@@ -132,9 +141,11 @@ impl Denial {
         Self::RoomMismatch,
         Self::RoomNotInToken,
         Self::AdminRequired,
+        Self::AdminTokenOutsideAdmin,
         Self::Forbidden,
         Self::Gone,
         Self::BadRequest,
+        Self::CaseVariant,
         Self::Internal,
     ];
 
@@ -153,6 +164,7 @@ impl Denial {
             | Self::Expired
             | Self::NotYetValid
             | Self::LifetimeTooLong
+            | Self::LifetimeUnknown
             | Self::IssuerNotAccepted
             | Self::AudienceNotAccepted
             | Self::RequiredClaim
@@ -161,10 +173,11 @@ impl Denial {
             Self::RoomMismatch
             | Self::RoomNotInToken
             | Self::AdminRequired
+            | Self::AdminTokenOutsideAdmin
             | Self::Forbidden
             | Self::RoomClosed => 403,
             Self::Gone => 410,
-            Self::BadRequest => 400,
+            Self::BadRequest | Self::CaseVariant => 400,
             Self::Internal => 500,
         }
     }
@@ -184,6 +197,7 @@ impl Denial {
             | Self::BadSignature
             | Self::InvalidClaims
             | Self::LifetimeTooLong
+            | Self::LifetimeUnknown
             | Self::IssuerNotAccepted
             | Self::AudienceNotAccepted
             | Self::RequiredClaim
@@ -192,9 +206,9 @@ impl Denial {
             Self::TokenRevoked => "token_revoked",
             Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::AdminTokenOutsideAdmin => "forbidden",
             Self::Gone => "gone",
-            Self::BadRequest => "bad_request",
+            Self::BadRequest | Self::CaseVariant => "bad_request",
             Self::Internal => "internal_error",
         }
     }
@@ -214,6 +228,7 @@ impl Denial {
             Self::Expired => "token_expired",
             Self::NotYetValid => "token_not_yet_valid",
             Self::LifetimeTooLong => "lifetime_too_long",
+            Self::LifetimeUnknown => "lifetime_unknown",
             Self::IssuerNotAccepted => "issuer_not_accepted",
             Self::AudienceNotAccepted => "audience_not_accepted",
             Self::RequiredClaim => "required_claim",
@@ -223,9 +238,11 @@ impl Denial {
             Self::TokenRevoked => "token_revoked",
             Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
+            Self::AdminTokenOutsideAdmin => "admin_token_outside_admin",
             Self::Forbidden => "forbidden",
             Self::Gone => "gone",
             Self::BadRequest => "bad_request",
+            Self::CaseVariant => "path_case_variant",
             Self::Internal => "internal_error",
         }
     }
@@ -245,6 +262,9 @@ impl Denial {
             Self::Expired => "the token has expired",
             Self::NotYetValid => "the token is not valid yet",
             Self::LifetimeTooLong => "the token's lifetime exceeds the accepted maximum",
+            Self::LifetimeUnknown => {
+                "the token carries neither iat nor nbf, so its lifetime cannot be checked"
+            }
             Self::IssuerNotAccepted => "the token's issuer is not accepted",
             Self::AudienceNotAccepted => "the token's audience is not accepted",
             Self::RequiredClaim => "the token lacks a required claim value",
@@ -254,9 +274,11 @@ impl Denial {
             Self::TokenRevoked => "the token has been revoked",
             Self::RoomClosed => "this room has been closed",
             Self::AdminRequired => "this route needs an admin credential",
+            Self::AdminTokenOutsideAdmin => "the admin token opens admin routes only",
             Self::Forbidden => "access to this path is not allowed",
             Self::Gone => "this endpoint is gone",
             Self::BadRequest => "the request is malformed or ambiguous",
+            Self::CaseVariant => "the path differs from a configured route only in letter case",
             Self::Internal => "the gate could not check this request",
         }
     }

@@ -100,8 +100,11 @@ pub struct Policy {
     pub audiences: Option<Vec<String>>,
     /// Allowed clock skew in seconds for `exp`, `nbf` and `iat`.
     pub leeway: i64,
-    /// Longest accepted lifetime (`exp` minus `iat`, or `nbf`, or now) in seconds.
+    /// Longest accepted lifetime (`exp` minus `iat`, else `nbf`) in seconds.
     pub max_lifetime: Option<i64>,
+    /// With a maximum lifetime, a token with neither `iat` nor `nbf` is measured from now (its
+    /// remaining lifetime) instead of refused.
+    pub lifetime_from_now: bool,
     /// Claim values every token must carry.
     pub require: Vec<(ClaimPath, Value)>,
 }
@@ -209,7 +212,11 @@ impl Policy {
             return Err(Denial::NotYetValid);
         }
         if let Some(max) = self.max_lifetime {
-            let start = iat.or(nbf).unwrap_or(now);
+            let start = match iat.or(nbf) {
+                Some(start) => start,
+                None if self.lifetime_from_now => now,
+                None => return Err(Denial::LifetimeUnknown),
+            };
             if exp.saturating_sub(start) > max {
                 return Err(Denial::LifetimeTooLong);
             }
@@ -300,6 +307,7 @@ mod tests {
             audiences: None,
             leeway: 30,
             max_lifetime: Some(86_400),
+            lifetime_from_now: true,
             require: Vec::new(),
         }
     }
@@ -340,6 +348,7 @@ mod tests {
         let p = Policy {
             keys: vec![Key::new(None, &key)],
             max_lifetime: None,
+            lifetime_from_now: false,
             ..policy()
         };
         assert!(p.verify(t, 1_300_819_000).is_ok());
@@ -497,6 +506,34 @@ mod tests {
         );
         let t = token(json!({"exp": NOW + 86_400, "iat": NOW}));
         assert!(policy().verify(&t, NOW).is_ok());
+    }
+
+    #[test]
+    fn without_iat_or_nbf_a_maximum_lifetime_refuses_unless_measured_from_now() {
+        // A one-year token without iat or nbf: with `remaining`, only its last day is accepted.
+        let t = token(json!({"exp": NOW + 365 * 86_400}));
+        assert_eq!(
+            policy().verify(&t, NOW).err(),
+            Some(Denial::LifetimeTooLong)
+        );
+        assert!(policy().verify(&t, NOW + 364 * 86_400).is_ok());
+        let strict = Policy {
+            lifetime_from_now: false,
+            ..policy()
+        };
+        assert_eq!(
+            strict.verify(&t, NOW + 364 * 86_400).err(),
+            Some(Denial::LifetimeUnknown)
+        );
+        let t = token(json!({"exp": NOW + 600, "nbf": NOW}));
+        assert!(strict.verify(&t, NOW).is_ok());
+        let unlimited = Policy {
+            max_lifetime: None,
+            ..strict
+        };
+        assert!(unlimited
+            .verify(&token(json!({"exp": NOW + 600})), NOW)
+            .is_ok());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! A token for room A must never open room B, so the path is read once, strictly: it is split into
 //! segments, each segment is percent-decoded, and anything whose meaning could differ between this
-//! gate and the upstream (dot-segments, empty segments, an encoded `/` or `\`, control bytes,
-//! invalid UTF-8) is refused with 400 instead of being guessed at.
+//! gate and the upstream (dot-segments, empty segments, an encoded `/` or `\`, a `;` — Tomcat,
+//! Jetty and Spring cut path parameters at it, so `/libs/..;/standup` is `/standup` to them —,
+//! control bytes, invalid UTF-8) is refused with 400 instead of being guessed at.
 
 use crate::error::Denial;
 
@@ -111,6 +112,39 @@ impl QueryParam<'_> {
     }
 }
 
+/// `url` (a `Referer`) without the query parameters whose decoded names are in `drop`, split on
+/// `&` and `;`; the other parameters stay verbatim. Unchanged when none is there.
+pub fn url_without_params(url: &str, drop: &[&str]) -> String {
+    let Some((base, rest)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query = rest.split_once('#').map_or(rest, |(q, _)| q);
+    let mut out = String::with_capacity(url.len());
+    out.push_str(base);
+    let mut dropped = false;
+    let mut separator = '?';
+    for pair in query.split(['&', ';']).filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let param = QueryParam {
+            pair,
+            name,
+            value: "",
+        };
+        if drop.iter().any(|d| param.name_is(d)) {
+            dropped = true;
+            continue;
+        }
+        out.push(separator);
+        separator = '&';
+        out.push_str(pair);
+    }
+    if !dropped {
+        return url.to_owned();
+    }
+    // A `Referer` carries no fragment (RFC 9110, 10.1.3): one that does loses it.
+    out
+}
+
 fn decode_form(raw: &str) -> Option<String> {
     if raw.contains('+') {
         percent_decode(&raw.replace('+', " "))
@@ -122,7 +156,7 @@ fn decode_form(raw: &str) -> Option<String> {
 /// Decodes one path segment; refuses what would change the path's structure once decoded.
 fn decode_segment(raw: &str) -> Result<String, Denial> {
     let seg = percent_decode(raw).ok_or(Denial::BadRequest)?;
-    if seg.contains(['/', '\\']) || seg.chars().any(char::is_control) {
+    if seg.contains(['/', '\\', ';']) || seg.chars().any(char::is_control) {
         return Err(Denial::BadRequest);
     }
     Ok(seg)
@@ -171,13 +205,55 @@ pub enum PathMatch {
     Pattern(Pattern),
 }
 
+/// How literals compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// Byte for byte.
+    Exact,
+    /// Ignoring letter case (Unicode lower-casing, as case-insensitive routers compare).
+    Ignored,
+}
+
+impl Case {
+    fn eq(self, literal: &str, actual: &str) -> bool {
+        match self {
+            Self::Exact => literal == actual,
+            Self::Ignored => lower(literal).eq(lower(actual)),
+        }
+    }
+
+    fn starts_with(self, actual: &str, literal: &str) -> bool {
+        match self {
+            Self::Exact => actual.starts_with(literal),
+            Self::Ignored => {
+                let mut rest = lower(actual);
+                lower(literal).all(|c| rest.next() == Some(c))
+            }
+        }
+    }
+}
+
+fn lower(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().flat_map(char::to_lowercase)
+}
+
 impl PathMatch {
     /// Whether this rule matches `target`; on a match, the value of the variable `var`, if any.
     pub fn matches(&self, target: &Target<'_>, var: Option<&str>) -> Option<Option<String>> {
+        self.matches_with(target, var, Case::Exact)
+    }
+
+    /// [`PathMatch::matches`], with literals compared as `case` says.
+    pub fn matches_with(
+        &self,
+        target: &Target<'_>,
+        var: Option<&str>,
+        case: Case,
+    ) -> Option<Option<String>> {
         match self {
-            Self::Exact(p) => (target.normalized == *p).then_some(None),
-            Self::Prefix(p) => target.normalized.starts_with(p.as_str()).then_some(None),
-            Self::Pattern(p) => p.matches(&target.segments, var),
+            Self::Exact(p) => case.eq(p, &target.normalized).then_some(None),
+            Self::Prefix(p) => case.starts_with(&target.normalized, p).then_some(None),
+            Self::Pattern(p) => p.matches(&target.segments, var, case),
         }
     }
 
@@ -196,7 +272,7 @@ impl PathMatch {
             (Self::Prefix(a), _) => later.literal_prefix().starts_with(a.as_str()),
             (Self::Pattern(a), Self::Pattern(b)) => a == b,
             (Self::Pattern(a), Self::Exact(b)) => {
-                Target::parse(b).is_ok_and(|t| a.matches(&t.segments, None).is_some())
+                Target::parse(b).is_ok_and(|t| a.matches(&t.segments, None, Case::Exact).is_some())
             }
             _ => false,
         }
@@ -296,7 +372,7 @@ impl Pattern {
         out
     }
 
-    fn matches(&self, path: &[String], var: Option<&str>) -> Option<Option<String>> {
+    fn matches(&self, path: &[String], var: Option<&str>, case: Case) -> Option<Option<String>> {
         let mut captured = None;
         let mut rest = path.iter();
         for seg in &self.segments {
@@ -305,7 +381,7 @@ impl Pattern {
                 _ => {
                     let actual = rest.next()?;
                     match seg {
-                        Segment::Literal(l) if l == actual => {}
+                        Segment::Literal(l) if case.eq(l, actual) => {}
                         Segment::Var(name) if !actual.is_empty() => {
                             if var == Some(name.as_str()) {
                                 captured = Some(actual.clone());
@@ -401,18 +477,18 @@ mod tests {
         let p = Pattern::parse("/rooms/{room}/**").unwrap_or_else(|e| unreachable!("{e}"));
         let t = Target::parse("/rooms/abc/x/y").unwrap_or_else(|e| unreachable!("{e:?}"));
         assert_eq!(
-            p.matches(&t.segments, Some("room")),
+            p.matches(&t.segments, Some("room"), Case::Exact),
             Some(Some("abc".into()))
         );
         let t = Target::parse("/rooms/").unwrap_or_else(|e| unreachable!("{e:?}"));
-        assert_eq!(p.matches(&t.segments, Some("room")), None);
+        assert_eq!(p.matches(&t.segments, Some("room"), Case::Exact), None);
     }
 
     #[test]
     fn a_single_variable_pattern_does_not_match_a_trailing_slash() {
         let p = Pattern::parse("/{room}").unwrap_or_else(|e| unreachable!("{e}"));
         let t = Target::parse("/abc/").unwrap_or_else(|e| unreachable!("{e:?}"));
-        assert_eq!(p.matches(&t.segments, Some("room")), None);
+        assert_eq!(p.matches(&t.segments, Some("room"), Case::Exact), None);
     }
 
     #[test]

@@ -317,7 +317,12 @@ impl HttpContext for Request {
                     readable = false;
                     String::new()
                 }),
-                _ => return self.deny_internal("request path unavailable"),
+                // No path at all (`CONNECT host:port`): not a request for anything the gate guards.
+                Ok(None) => {
+                    readable = false;
+                    String::new()
+                }
+                Err(_) => return self.deny_internal("request path unavailable"),
             },
         };
         let Ok(now) = hostcalls::get_current_time() else {

@@ -77,23 +77,74 @@ pub struct Found<'s> {
     pub sources: Vec<&'s Source>,
 }
 
+/// Whether a request header named `sent` is the header `name` to a common upstream: ASCII case is
+/// ignored and `_` equals `-`, as CGI, WSGI, Rack and PHP fold both into `HTTP_X_AUTH_TOKEN`.
+pub fn same_header(sent: &str, name: &str) -> bool {
+    sent.len() == name.len()
+        && sent.bytes().zip(name.bytes()).all(|(a, b)| {
+            let fold = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            fold(a) == fold(b)
+        })
+}
+
 fn header_values<'h>(
     headers: &'h [(String, String)],
     name: &'h str,
 ) -> impl Iterator<Item = &'h str> {
     headers
         .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(move |(n, _)| same_header(n, name))
         .map(|(_, v)| v.as_str())
 }
 
+/// The distinct spellings under which the request sent the header `name` (see [`same_header`]).
+pub fn spellings<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (n, _) in headers {
+        if same_header(n, name) && !out.contains(&n.as_str()) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// One `name=value` pair of a `Cookie` header.
+#[derive(Debug, Clone, Copy)]
+pub struct CookiePair<'h> {
+    /// The name, with surrounding white space trimmed (as Go's net/http and npm's `cookie` do).
+    pub name: &'h str,
+    /// The value, trimmed, without one pair of surrounding double quotes (RFC 6265's quoted form,
+    /// which those parsers unwrap too).
+    pub value: &'h str,
+    /// The pair as sent (trimmed), kept verbatim when other cookies are forwarded.
+    pub raw: &'h str,
+}
+
 /// Pairs of all `Cookie` headers (HTTP/2 may split cookies over several).
-pub fn cookie_pairs(headers: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+pub fn cookie_pairs(headers: &[(String, String)]) -> impl Iterator<Item = CookiePair<'_>> {
     header_values(headers, "cookie")
         .flat_map(|v| v.split(';'))
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .map(|c| c.split_once('=').unwrap_or((c, "")))
+        .map(|raw| {
+            let (name, value) = raw.split_once('=').unwrap_or((raw, ""));
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            CookiePair {
+                name: name.trim(),
+                value,
+                raw,
+            }
+        })
 }
 
 /// Reads one source: `Ok(None)` if absent, an error if ambiguous or malformed.
@@ -136,8 +187,8 @@ fn read(
         Source::Cookie(name) => {
             values.extend(
                 cookie_pairs(headers)
-                    .filter(|(n, _)| n == name)
-                    .map(|(_, v)| v.to_owned()),
+                    .filter(|c| c.name == name)
+                    .map(|c| c.value.to_owned()),
             );
         }
     }

@@ -295,3 +295,67 @@ fn schema_errors_still_name_the_field() {
         "{msg}"
     );
 }
+
+fn with_env(config: Value, vars: &[(&str, &str)]) -> Result<Gate, ConfigError> {
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| env(name))
+    };
+    Gate::from_json(config.to_string().as_bytes(), &lookup)
+}
+
+#[test]
+fn an_empty_or_blank_issuer_or_audience_list_is_refused_never_read_as_any() {
+    for field in ["issuers", "audiences"] {
+        for list in [json!([]), json!([""]), json!(["meet", " "])] {
+            let text = refused(json!({"jwt": {field: list}, "routes": room_route()}));
+            assert!(text.contains(field), "{text}");
+        }
+        let var = if field == "issuers" {
+            "JWT_ACCEPTED_ISSUERS"
+        } else {
+            "JWT_ACCEPTED_AUDIENCES"
+        };
+        for blank in ["", " ", " , ", ",,"] {
+            let e = with_env(json!({"jwt": {}, "routes": room_route()}), &[(var, blank)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={blank:?} was accepted"));
+            assert!(e.to_string().contains(var), "{e}");
+        }
+        // `*` says "any" explicitly, and must stand alone.
+        assert!(load(json!({"jwt": {field: ["*"]}, "routes": room_route()})).is_ok());
+        assert!(with_env(json!({"jwt": {}, "routes": room_route()}), &[(var, " * ")]).is_ok());
+        let text = refused(json!({"jwt": {field: ["*", "meet"]}, "routes": room_route()}));
+        assert!(text.contains("stand alone"), "{text}");
+    }
+}
+
+#[test]
+fn route_case_and_lifetime_without_iat_take_only_their_values() {
+    for (field, good) in [("route_case", ["refuse", "insensitive"])] {
+        for v in good {
+            assert!(load(json!({field: v, "jwt": {}, "routes": room_route()})).is_ok());
+        }
+        refused(json!({field: "sensitive", "jwt": {}, "routes": room_route()}));
+    }
+    for v in ["refuse", "remaining"] {
+        assert!(
+            load(json!({"jwt": {"max_lifetime_without_iat": v}, "routes": room_route()})).is_ok()
+        );
+    }
+    refused(json!({"jwt": {"max_lifetime_without_iat": "now"}, "routes": room_route()}));
+}
+
+#[test]
+fn a_route_with_a_semicolon_is_refused_since_no_request_can_match_it() {
+    for m in [
+        json!({"exact": "/a;b"}),
+        json!({"prefix": "/x;/"}),
+        json!({"pattern": "/a;b/{room}"}),
+    ] {
+        let text = refused(json!({"routes": [{"match": m, "kind": "public"}]}));
+        assert!(text.contains("';'"), "{text}");
+    }
+}

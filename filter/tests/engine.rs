@@ -376,3 +376,56 @@ fn tokens_issued_before_a_rooms_cut_off_are_revoked() {
         None
     );
 }
+
+#[test]
+fn underscore_spellings_of_token_headers_are_the_same_source() {
+    let g = gate(base(
+        json!({"token_sources": ["x-auth-token", {"header": "x-room-token"}]}),
+    ));
+    let a = room_token("a");
+    let b = room_token("b");
+    // Two spellings, two tokens: ambiguous, as an upstream folding both would see two.
+    let v = decide(
+        &g,
+        "/rooms/a/x",
+        &[("x-auth-token", &a), ("x_auth_token", &b)],
+        NOW,
+    );
+    assert_eq!(v.denial, Some(Denial::AmbiguousToken));
+    // One token under an underscore spelling is read, and stripped under that spelling.
+    let v = decide(&g, "/rooms/a/x", &[("X_Room_Token", &a)], NOW);
+    assert_eq!(v.denial, None);
+    assert!(v.edits.contains(&Edit::Remove("X_Room_Token".into())));
+    let v = decide(
+        &g,
+        "/rooms/a/x",
+        &[("x-auth-token", &a), ("x_auth_token", &a)],
+        NOW,
+    );
+    assert_eq!(
+        v.denial,
+        Some(Denial::AmbiguousToken),
+        "one source sent twice"
+    );
+}
+
+#[test]
+fn a_denial_names_the_room_the_request_was_for() {
+    let g = gate(base(json!({})));
+    let auth = format!("Bearer {}", room_token("a"));
+    let v = decide(&g, "/rooms/b/x", &[("authorization", &auth)], NOW);
+    assert_eq!(v.denial, Some(Denial::RoomMismatch));
+    assert_eq!(v.room.as_deref(), Some("b"));
+    let v = decide(&g, "/rooms/c/x", &[], NOW);
+    assert_eq!(v.denial, Some(Denial::MissingToken));
+    assert_eq!(v.room.as_deref(), Some("c"));
+    // A token-bound route names the token's room once the token is verified.
+    let g = gate(base(json!({"routes": [
+        {"match": {"exact": "/lobby"}, "kind": "room", "room_from": "token",
+         "require": {"room_join": true}}
+    ]})));
+    let t = jwt(json!({"room": "standup", "exp": NOW + 600}));
+    let v = decide(&g, &format!("/lobby?jwt={t}"), &[], NOW);
+    assert_eq!(v.denial, Some(Denial::RequiredClaim));
+    assert_eq!(v.room.as_deref(), Some("standup"));
+}

@@ -420,6 +420,19 @@ fn explain(
                 }
             }
         }
+        Denial::LifetimeUnknown => {
+            "the token carries neither iat nor nbf, and the configuration refuses such tokens under \
+             its maximum lifetime (jwt.max_lifetime_without_iat: refuse); mint it with iat or nbf"
+                .into()
+        }
+        Denial::AdminTokenOutsideAdmin => {
+            "this is the admin static token, which opens admin routes only".into()
+        }
+        Denial::CaseVariant => {
+            "the path matches a route only when letter case is ignored; use the route's exact \
+             spelling (or set route_case: insensitive for a case-insensitive upstream)"
+                .into()
+        }
         _ => return None,
     })
 }

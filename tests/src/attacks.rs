@@ -11,13 +11,13 @@
 //! suite (`tests/attacks_envoy.rs`).
 
 use crate::table::{
-    api_claims, case, jitsi_claims, videocall_claims, with, Case, Token, B, JITSI_SECRET,
-    OTHER_SECRET, ROOM1_TOKEN, SHARED_SECRET,
+    api_claims, case, jitsi_claims, videocall_claims, with, Case, Token, ADMIN_TOKEN, B,
+    JITSI_SECRET, OTHER_SECRET, ROOM1_TOKEN, ROOM2_TOKEN,
 };
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The configurations only the corpus uses (`attack-…`, secrets from `JWT_SECRET`).
 pub fn config(name: &str) -> Result<String, String> {
@@ -34,9 +34,44 @@ pub fn config(name: &str) -> Result<String, String> {
             "jwt": {"keys": [{"secret_env": "JWT_SECRET"}]},
             "routes": [{"match": {"pattern": "/{room}"}, "kind": "room"}]
         }),
+        // The multi-layer token scheme with revocations: room1's JWTs are all issued before its
+        // cut-off (the year 2100), room2 is closed.
+        "attack-seed002-revoked" => example_with(
+            "seed002",
+            &[(
+                "revoked",
+                json!({"issued_before": {"room1": 4_102_444_800_i64}, "rooms": ["room2"]}),
+            )],
+        )?,
+        // The multi-layer token scheme for a case-insensitive upstream: literals match ignoring case.
+        "attack-seed002-insensitive" => {
+            example_with("seed002", &[("route_case", json!("insensitive"))])?
+        }
+        // Jitsi with room tokens up to 32 KiB (wide JOSE headers), and refusing tokens without
+        // iat/nbf under its maximum lifetime.
+        "attack-jitsi-wide" => example_with("jitsi", &[("max_token_bytes", json!(32_768))])?,
+        "attack-jitsi-dated" => {
+            let mut v = example_with("jitsi", &[])?;
+            if let Some(jwt) = v.get_mut("jwt").and_then(Value::as_object_mut) {
+                jwt.insert("max_lifetime_without_iat".into(), json!("refuse"));
+            }
+            v
+        }
         other => return Err(format!("no attack configuration named {other}")),
     };
     Ok(v.to_string())
+}
+
+/// An example configuration (`examples/NAME.json`) with top-level fields replaced.
+fn example_with(name: &str, fields: &[(&str, Value)]) -> Result<Value, String> {
+    let mut v: Value =
+        serde_json::from_str(&crate::table::config(name)?).map_err(|e| e.to_string())?;
+    if let Some(obj) = v.as_object_mut() {
+        for (k, value) in fields {
+            obj.insert((*k).to_owned(), value.clone());
+        }
+    }
+    Ok(v)
 }
 
 /// Which MAC signs a forged token.
@@ -317,10 +352,7 @@ impl B {
     fn forged(mut self, f: Forge) -> Self {
         let mut f = f;
         if f.secret.is_none() {
-            f.secret = Some(match self.0.config {
-                "jitsi" | "demo" => JITSI_SECRET,
-                _ => SHARED_SECRET,
-            });
+            f.secret = Some(crate::table::secret_for(self.0.config));
         }
         self.0.token = Some(Token::Forge(f));
         self
@@ -355,6 +387,22 @@ fn wide(n: usize) -> String {
         }
     }
     out.join(",")
+}
+
+/// `n` members for a JOSE header, none of them a member the verifier reads (`aaa_`, `aab_`, …).
+fn wide_header(n: usize) -> String {
+    wide(n).replace(r#"":0"#, r#"_":0"#)
+}
+
+/// A Jitsi token for `standup` whose JOSE header has `keys` extra members, signed with `secret`
+/// (for cost fences: everything before the MAC must be linear in the header's size).
+pub fn wide_header_token(keys: usize, secret: &'static str, now: i64) -> String {
+    forge(
+        &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(keys)),
+        &good(),
+    )
+    .secret(secret)
+    .render(now)
 }
 
 /// Every attack, in a stable order.
@@ -1101,10 +1149,10 @@ pub fn cases() -> Vec<Case> {
             "room_mismatch",
         ),
         (
-            "a_path_parameter_makes_another_room",
+            "a_path_parameter_is_400",
             "/standup;x=1?jwt={token}",
-            403,
-            "room_mismatch",
+            400,
+            "bad_request",
         ),
         (
             "a_cyrillic_look_alike_is_another_room",
@@ -1577,7 +1625,381 @@ pub fn cases() -> Vec<Case> {
             "deny; status=401; reason=missing_token",
         ),
     ]);
+    all.extend(review());
     all.into_iter().map(|b| b.0).collect()
+}
+
+/// The defects an outside security review found: each request got a wrong outcome before.
+#[allow(clippy::too_many_lines)]
+fn review() -> Vec<B> {
+    let q = "/standup?jwt={token}";
+    let j = jitsi_claims("standup");
+    let admin_room1 = with(api_claims(), "role", json!("admin"));
+    vec![
+        // A credential for a room carries its revocations to every route, not only the room's.
+        case(
+            "an_admin_jwt_issued_before_its_rooms_cut_off_is_revoked_on_admin_routes",
+            "attack-seed002-revoked",
+            "/api/admin/rooms/room1/close",
+        )
+        .method("POST")
+        .bearer()
+        .jwt(admin_room1.clone())
+        .deny(401, "token_revoked"),
+        case(
+            "a_jwt_issued_before_its_rooms_cut_off_is_revoked_on_authenticated_routes",
+            "attack-seed002-revoked",
+            "/api/whoami",
+        )
+        .bearer()
+        .jwt(admin_room1.clone())
+        .deny(401, "token_revoked"),
+        case(
+            "a_closed_rooms_static_token_is_refused_on_authenticated_routes",
+            "attack-seed002-revoked",
+            "/api/whoami",
+        )
+        .bearer()
+        .raw(ROOM2_TOKEN)
+        .deny(403, "room_closed"),
+        case(
+            "a_closed_rooms_jwt_is_refused_on_admin_routes",
+            "attack-seed002-revoked",
+            "/api/admin/stats",
+        )
+        .bearer()
+        .jwt(with(
+            with(api_claims(), "room", json!("room2")),
+            "role",
+            json!("admin"),
+        ))
+        .deny(403, "room_closed"),
+        case(
+            "control_another_rooms_jwt_passes_beside_revocations",
+            "attack-seed002-revoked",
+            "/api/whoami",
+        )
+        .bearer()
+        .jwt(with(api_claims(), "room", json!("room3")))
+        .allow()
+        .up("x-roomgate-room", "room3"),
+        // Every spelling of an identity header that an upstream folds together (`_` for `-`).
+        case(
+            "an_underscore_moderator_header_never_reaches_the_upstream",
+            "jitsi",
+            q,
+        )
+        .header("x_roomgate_moderator", "true")
+        .jwt(with(
+            j.clone(),
+            "context",
+            json!({"user": {"name": "Alice"}}),
+        ))
+        .allow()
+        .up_absent("x_roomgate_moderator")
+        .up_absent("x-roomgate-moderator"),
+        case(
+            "an_underscore_admin_header_is_removed_on_public_routes",
+            "jitsi",
+            "/libs/x.js",
+        )
+        .header("x_roomgate_admin", "true")
+        .header("X_RoomGate_Room", "retro")
+        .allow()
+        .up_absent("x_roomgate_admin")
+        .up_absent("x_roomgate_room")
+        .up_absent("x-roomgate-room"),
+        case(
+            "an_underscore_room_header_is_replaced_on_room_routes",
+            "jitsi",
+            q,
+        )
+        .header("x_roomgate_room", "retro")
+        .jwt(j.clone())
+        .allow()
+        .up_absent("x_roomgate_room")
+        .up("x-roomgate-room", "standup"),
+        case(
+            "an_underscore_report_header_is_replaced_in_report_mode",
+            "videocall-report",
+            "/lobby",
+        )
+        .header("x_roomgate_report", "allow")
+        .allow()
+        .up_absent("x_roomgate_report")
+        .up(
+            "x-roomgate-report",
+            "deny; status=401; reason=missing_token",
+        ),
+        // Path parameters: Tomcat, Jetty and Spring cut a segment at `;`.
+        case(
+            "a_dot_dot_path_parameter_segment_is_400",
+            "jitsi",
+            "/libs/..;/standup",
+        )
+        .deny(400, "bad_request"),
+        case(
+            "a_dot_dot_path_parameter_segment_cannot_switch_rooms",
+            "seed002",
+            "/api/rooms/room1/..;/room2/state",
+        )
+        .header("x-auth-token", "{token}")
+        .raw(ROOM1_TOKEN)
+        .deny(400, "bad_request"),
+        case(
+            "a_dot_path_parameter_segment_is_400",
+            "jitsi",
+            "/libs/.;x=1/x.js",
+        )
+        .deny(400, "bad_request"),
+        case(
+            "a_path_parameter_cannot_dodge_an_admin_prefix",
+            "seed002",
+            "/api/admin;x=1/stats",
+        )
+        .bearer()
+        .jwt(api_claims())
+        .deny(400, "bad_request"),
+        case(
+            "an_encoded_semicolon_in_a_segment_is_400",
+            "jitsi",
+            "/stand%3Bup?jwt={token}",
+        )
+        .jwt(j.clone())
+        .deny(400, "bad_request"),
+        // Route literals in another letter case: refused by default, never left to a looser rule.
+        case(
+            "an_upper_case_room_route_is_refused_not_left_to_a_looser_rule",
+            "seed002",
+            "/api/ROOMS/room2/state",
+        )
+        .bearer()
+        .raw(ROOM1_TOKEN)
+        .deny(400, "bad_request"),
+        case(
+            "a_capitalised_admin_prefix_is_refused",
+            "seed002",
+            "/api/Admin/stats",
+        )
+        .bearer()
+        .jwt(api_claims())
+        .deny(400, "bad_request"),
+        case(
+            "an_upper_case_public_prefix_is_refused",
+            "jitsi",
+            "/LIBS/app.js",
+        )
+        .deny(400, "bad_request"),
+        case(
+            "case_insensitive_routes_bind_the_room_of_an_upper_case_path",
+            "attack-seed002-insensitive",
+            "/API/ROOMS/room2/state",
+        )
+        .bearer()
+        .raw(ROOM1_TOKEN)
+        .deny(403, "room_mismatch"),
+        case(
+            "case_insensitive_routes_keep_admin_routes_admin",
+            "attack-seed002-insensitive",
+            "/API/Admin/stats",
+        )
+        .bearer()
+        .jwt(api_claims())
+        .deny(403, "admin_required"),
+        case(
+            "case_insensitive_routes_admit_the_right_room",
+            "attack-seed002-insensitive",
+            "/Api/Rooms/room1/state",
+        )
+        .bearer()
+        .raw(ROOM1_TOKEN)
+        .allow()
+        .up("x-roomgate-room", "room1"),
+        // Everything before the MAC is linear: a JOSE header of 2,000 keys is refused as cheaply.
+        case(
+            "a_jose_header_with_thousands_of_keys_is_refused_unauthenticated",
+            "attack-jitsi-wide",
+            "/standup",
+        )
+        .bearer()
+        .forged(
+            forge(
+                &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(2000)),
+                &good(),
+            )
+            .secret(OTHER_SECRET),
+        )
+        .deny(401, "invalid_token"),
+        case(
+            "control_a_jose_header_with_thousands_of_keys_verifies_when_signed",
+            "attack-jitsi-wide",
+            "/standup",
+        )
+        .bearer()
+        .forged(forge(
+            &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(2000)),
+            &good(),
+        ))
+        .allow(),
+        // The admin static token opens admin routes only.
+        case(
+            "the_admin_token_does_not_open_authenticated_routes",
+            "seed002",
+            "/api/whoami",
+        )
+        .bearer()
+        .raw(ADMIN_TOKEN)
+        .deny(403, "forbidden"),
+        case(
+            "the_admin_token_does_not_open_room_routes",
+            "seed002",
+            "/api/rooms/room1/state",
+        )
+        .bearer()
+        .raw(ADMIN_TOKEN)
+        .deny(403, "forbidden"),
+        // The token leaves in the Referer of every request the page makes.
+        case(
+            "a_token_in_the_referer_is_stripped_on_public_routes",
+            "jitsi",
+            "/libs/app.js",
+        )
+        .header(
+            "referer",
+            "https://meet.example.com/standup?lang=de&jwt={token}",
+        )
+        .jwt(j.clone())
+        .allow()
+        .up("referer", "https://meet.example.com/standup?lang=de"),
+        case(
+            "a_token_in_the_referer_is_stripped_on_room_routes",
+            "jitsi",
+            "/xmpp-websocket?room=standup",
+        )
+        .bearer()
+        .header("referer", "https://meet.example.com/standup?jwt={token}")
+        .jwt(j.clone())
+        .allow()
+        .up("referer", "https://meet.example.com/standup")
+        .up_absent("authorization"),
+        case(
+            "a_token_behind_a_semicolon_in_the_referer_is_stripped",
+            "jitsi",
+            "/libs/app.js",
+        )
+        .header(
+            "referer",
+            "https://meet.example.com/standup?lang=de;jwt={token}",
+        )
+        .jwt(j.clone())
+        .allow()
+        .up("referer", "https://meet.example.com/standup?lang=de"),
+        case(
+            "control_a_referer_without_a_token_is_forwarded_untouched",
+            "jitsi",
+            "/libs/app.js",
+        )
+        .header("referer", "https://meet.example.com/standup?lang=de;x=1")
+        .allow()
+        .up("referer", "https://meet.example.com/standup?lang=de;x=1"),
+        // Identity values that header-list parsers would split or trim arrive as one value.
+        case(
+            "a_room_with_a_comma_is_forwarded_as_one_value",
+            "jitsi",
+            "/r1%2Cr2?jwt={token}",
+        )
+        .jwt(jitsi_claims("*"))
+        .allow()
+        .up("x-roomgate-room", "r1%2Cr2"),
+        case(
+            "a_subject_with_a_comma_and_semicolon_is_forwarded_as_one_value",
+            "jitsi",
+            q,
+        )
+        .jwt(with(j.clone(), "sub", json!("alice, admin; x=\"y\"")))
+        .allow()
+        .up("x-roomgate-subject", "alice%2C admin%3B x=%22y%22"),
+        case("a_name_with_edge_spaces_keeps_them", "jitsi", q)
+            .jwt(with(
+                j.clone(),
+                "context",
+                json!({"user": {"name": " admin "}}),
+            ))
+            .allow()
+            .up("x-roomgate-name", "%20admin%20"),
+        // `;` as a query separator on routes that read the query.
+        case(
+            "a_semicolon_separated_room_parameter_is_400",
+            "jitsi",
+            "/xmpp-websocket?room=standup&x=;room=retro&token={token}",
+        )
+        .jwt(j.clone())
+        .deny(400, "bad_request"),
+        case(
+            "a_second_token_behind_a_semicolon_is_400",
+            "jitsi",
+            "/standup?jwt={token};jwt=x.y.z",
+        )
+        .jwt(j.clone())
+        .deny(400, "bad_request"),
+        // Cookie names and values as Go's net/http and npm's cookie read them.
+        case(
+            "a_cookie_name_with_surrounding_spaces_is_the_token_cookie",
+            "attack-sources",
+            "/standup",
+        )
+        .header("cookie", "a=1; room_token ={token}")
+        .jwt(j.clone())
+        .allow()
+        .up("cookie", "a=1"),
+        case(
+            "a_quoted_cookie_value_is_the_token",
+            "attack-sources",
+            "/standup",
+        )
+        .header("cookie", "room_token=\"{token}\"; b=\"2\"")
+        .jwt(j.clone())
+        .allow()
+        .up("cookie", "b=\"2\""),
+        case(
+            "a_spaced_cookie_beside_a_different_query_token_is_ambiguous",
+            "attack-sources",
+            "/standup?jwt={token}",
+        )
+        .header("cookie", "room_token = a.b.c")
+        .jwt(j.clone())
+        .deny(401, "ambiguous_token"),
+        // A request target that is not a path.
+        case("connect_is_a_clear_400", "jitsi", "meet.example.com:443")
+            .method("CONNECT")
+            .deny(400, "bad_request"),
+        // A maximum lifetime cannot be checked without iat or nbf: refused where configured so.
+        case(
+            "a_token_without_iat_or_nbf_is_refused_where_lifetimes_must_be_proven",
+            "attack-jitsi-dated",
+            q,
+        )
+        .jwt(with(j.clone(), "nbf", Value::Null))
+        .deny(401, "invalid_token"),
+        case(
+            "control_a_dated_token_passes_where_lifetimes_must_be_proven",
+            "attack-jitsi-dated",
+            q,
+        )
+        .jwt(j.clone())
+        .allow(),
+        case(
+            "a_year_long_token_without_iat_is_refused_by_default",
+            "jitsi",
+            q,
+        )
+        .jwt(with(
+            with(j.clone(), "nbf", Value::Null),
+            "exp",
+            json!("@now+31536000"),
+        ))
+        .deny(401, "invalid_token"),
+    ]
 }
 
 #[cfg(test)]

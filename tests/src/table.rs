@@ -27,6 +27,12 @@ pub const ROOM2_TOKEN: &str = "room2-token-0123456789abcdef01234567890";
 /// The environment a configuration is compiled with, as an operator would pass it through
 /// `vm_config.environment_variables`: each deployment passes only its own variables.
 pub fn env(config: &str) -> Vec<(&'static str, String)> {
+    // The attack corpus's variants of an example (`attack-seed002-…`, `attack-jitsi-…`) run with
+    // that example's environment.
+    let config = ["jitsi", "seed002"]
+        .into_iter()
+        .find(|base| config.starts_with(&format!("attack-{base}-")))
+        .unwrap_or(config);
     match config {
         "jitsi" => vec![
             ("JWT_APP_SECRET", JITSI_SECRET.into()),
@@ -323,6 +329,16 @@ impl Case {
     }
 }
 
+/// The JWT secret of a configuration: Jitsi's for the Jitsi example, the demo and their attack
+/// variants, the shared one otherwise.
+pub(crate) fn secret_for(config: &str) -> &'static str {
+    if matches!(config, "jitsi" | "demo") || config.starts_with("attack-jitsi-") {
+        JITSI_SECRET
+    } else {
+        SHARED_SECRET
+    }
+}
+
 pub(crate) struct B(pub(crate) Case);
 
 pub(crate) fn case(name: &'static str, config: &'static str, target: &str) -> B {
@@ -353,10 +369,7 @@ impl B {
         self.header("authorization", "Bearer {token}")
     }
     pub(crate) fn jwt(self, claims: Value) -> Self {
-        let secret = match self.0.config {
-            "jitsi" | "demo" => JITSI_SECRET,
-            _ => SHARED_SECRET,
-        };
+        let secret = secret_for(self.0.config);
         self.signed(secret, claims)
     }
     pub(crate) fn signed(mut self, secret: &'static str, claims: Value) -> Self {
