@@ -104,6 +104,7 @@ fn engine(c: &mut Criterion) {
         max_lifetime: Some(86_400),
         lifetime_from_now: true,
         require: Vec::new(),
+        selector: None,
     };
     assert!(policy.verify(&good, NOW).is_ok());
     c.bench_function("jwt/verify", |b| {

@@ -767,6 +767,12 @@ impl Gate {
             ));
         }
 
+        // Only the claims the gate reads are kept from a token's payload.
+        let jwt = jwt.map(|mut policy| {
+            policy.selector = Some(claim_selector(&policy, &identities, &routes));
+            policy
+        });
+
         let ci = raw.rooms.case_insensitive;
         if raw
             .revoked
@@ -816,6 +822,26 @@ impl Gate {
             log_denials: raw.log.denials,
         })
     }
+}
+
+/// Every claim a decision can read: the registered ones the verifier checks, `jti` (revocation),
+/// the identity and admin claims, and every required claim.
+fn claim_selector(policy: &Policy, ids: &Identities, routes: &[Route]) -> crate::json::Selector {
+    let mut selector = crate::json::Selector::default();
+    for name in ["exp", "nbf", "iat", "iss", "aud", "jti"] {
+        selector.add(&[name.to_owned()]);
+    }
+    let paths = std::iter::once(&ids.room)
+        .chain(&ids.subject)
+        .chain(&ids.name)
+        .chain(&ids.moderator)
+        .chain(ids.admin_when.iter().map(|(p, _)| p))
+        .chain(policy.require.iter().map(|(p, _)| p))
+        .chain(routes.iter().flat_map(|r| r.require.iter().map(|(p, _)| p)));
+    for path in paths {
+        selector.add(path.parts());
+    }
+    selector
 }
 
 fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
@@ -889,6 +915,7 @@ fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
         leeway: j.leeway_seconds,
         max_lifetime: (j.max_lifetime_seconds > 0).then_some(j.max_lifetime_seconds),
         lifetime_from_now: j.max_lifetime_without_iat == WithoutIat::Remaining,
+        selector: None,
         require: claim_values(&j.require, "jwt.require")?,
     })
 }

@@ -72,6 +72,11 @@ impl ClaimPath {
         Self(vec![name.to_owned()])
     }
 
+    /// The member names, outermost first.
+    pub fn parts(&self) -> &[String] {
+        &self.0
+    }
+
     /// Looks the path up in a claims object.
     pub fn get<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
         let (first, rest) = self.0.split_first()?;
@@ -107,6 +112,9 @@ pub struct Policy {
     pub lifetime_from_now: bool,
     /// Claim values every token must carry.
     pub require: Vec<(ClaimPath, Value)>,
+    /// The claims the gate reads (set when the configuration is compiled); only these are kept
+    /// from a payload, the rest is checked and skipped. `None` keeps every claim.
+    pub selector: Option<json::Selector>,
 }
 
 /// A JWT whose structure, signature and time, issuer, audience and required claims were checked.
@@ -200,7 +208,12 @@ impl Policy {
             return Err(Denial::BadSignature);
         }
 
-        let claims = json::parse_object(&decode_segment(p64)?).ok_or(Denial::InvalidClaims)?;
+        let payload = decode_segment(p64)?;
+        let claims = match &self.selector {
+            Some(selector) => json::parse_selected(&payload, selector),
+            None => json::parse_object(&payload),
+        }
+        .ok_or(Denial::InvalidClaims)?;
         let exp = numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?;
         let nbf = numeric_date(&claims, "nbf")?;
         let iat = numeric_date(&claims, "iat")?;
@@ -309,6 +322,7 @@ mod tests {
             max_lifetime: Some(86_400),
             lifetime_from_now: true,
             require: Vec::new(),
+            selector: None,
         }
     }
 

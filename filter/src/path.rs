@@ -218,6 +218,10 @@ impl Case {
     fn eq(self, literal: &str, actual: &str) -> bool {
         match self {
             Self::Exact => literal == actual,
+            // ASCII text lower-cases as ASCII; anything else (the Kelvin sign is a `k`) the long way.
+            Self::Ignored if literal.is_ascii() && actual.is_ascii() => {
+                literal.eq_ignore_ascii_case(actual)
+            }
             Self::Ignored => lower(literal).eq(lower(actual)),
         }
     }
@@ -225,6 +229,10 @@ impl Case {
     fn starts_with(self, actual: &str, literal: &str) -> bool {
         match self {
             Self::Exact => actual.starts_with(literal),
+            Self::Ignored if literal.is_ascii() && actual.is_ascii() => actual
+                .as_bytes()
+                .get(..literal.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(literal.as_bytes())),
             Self::Ignored => {
                 let mut rest = lower(actual);
                 lower(literal).all(|c| rest.next() == Some(c))
@@ -498,6 +506,29 @@ mod tests {
         ] {
             assert!(Pattern::parse(p).is_err(), "{p}");
         }
+    }
+
+    #[test]
+    fn literals_compare_ignoring_case_only_when_asked() {
+        let t = Target::parse("/API/Rooms/x").unwrap_or_else(|e| unreachable!("{e:?}"));
+        let exact = PathMatch::Exact("/api/rooms/x".into());
+        assert!(exact.matches(&t, None).is_none());
+        assert!(exact.matches_with(&t, None, Case::Ignored).is_some());
+        let prefix = PathMatch::Prefix("/api/".into());
+        assert!(prefix.matches_with(&t, None, Case::Ignored).is_some());
+        let p = Pattern::parse("/api/rooms/{room}").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            PathMatch::Pattern(p).matches_with(&t, Some("room"), Case::Ignored),
+            Some(Some("x".into()))
+        );
+        // The Kelvin sign lower-cases to `k`, as Unicode-aware routers fold it.
+        let t = Target::parse("/%E2%84%AAey").unwrap_or_else(|e| unreachable!("{e:?}"));
+        assert!(PathMatch::Exact("/key".into())
+            .matches_with(&t, None, Case::Ignored)
+            .is_some());
+        assert!(PathMatch::Prefix("/ke".into())
+            .matches_with(&t, None, Case::Ignored)
+            .is_some());
     }
 
     #[test]

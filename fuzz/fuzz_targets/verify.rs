@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         leeway: 30,
         max_lifetime: if mode & 8 == 0 { Some(86_400) } else { None },
         lifetime_from_now: mode & 16 == 0,
+        selector: None,
         require: Vec::new(),
     };
     if policy.verify(&token, NOW).is_ok() {
