@@ -136,13 +136,14 @@ fn a_plugin_that_refused_its_configuration_answers_500_instead_of_running_open()
 }
 
 #[test]
-fn a_request_without_a_path_is_answered_500_by_the_filter_itself() -> R {
+fn a_request_without_a_path_is_a_clear_400_from_the_filter_itself() -> R {
+    // `CONNECT host:port` has no `:path`: nothing the gate guards, never forwarded.
     let mut vm = jitsi().configure(&table::config("jitsi")?)?;
     vm.request()
         .without_path()
         .send()?
-        .expect_local(500)?
-        .error("internal_error")?;
+        .expect_local(400)?
+        .error("bad_request")?;
     Ok(())
 }
 
