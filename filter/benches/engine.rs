@@ -104,6 +104,8 @@ fn engine(c: &mut Criterion) {
         max_lifetime: Some(86_400),
         lifetime_from_now: true,
         require: Vec::new(),
+        require_any: Vec::new(),
+        claim_types: Vec::new(),
         selector: None,
     };
     assert!(policy.verify(&good, NOW).is_ok());

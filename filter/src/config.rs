@@ -8,7 +8,7 @@
 
 use crate::engine::{Gate, Identities, Revocations, Route, RouteKind, StaticTokens};
 use crate::error::ConfigError;
-use crate::jwt::{ClaimPath, Key, Policy};
+use crate::jwt::{ClaimPath, ClaimType, Key, Policy};
 use crate::path::{PathMatch, Pattern};
 use crate::sources::Source;
 use base64::Engine as _;
@@ -140,6 +140,10 @@ pub struct RawRoute {
     /// Claim values a JWT must carry on this route, e.g. `{"room_join": true}`.
     #[serde(default)]
     pub require: BTreeMap<String, Value>,
+    /// Alternatives: a JWT must carry every value of at least one of these on this route, e.g.
+    /// `[{"room_join": true}, {"observer": true}]` (videocall.rs observer tokens).
+    #[serde(default)]
+    pub require_any: Vec<BTreeMap<String, Value>>,
     /// Message for `gone` and `deny` routes.
     #[serde(default)]
     pub message: Option<String>,
@@ -203,6 +207,14 @@ pub struct RawJwt {
     /// Claim values every token must carry.
     #[serde(default)]
     pub require: BTreeMap<String, Value>,
+    /// Alternatives: every token must carry every value of at least one of these maps.
+    #[serde(default)]
+    pub require_any: Vec<BTreeMap<String, Value>>,
+    /// The JSON type each named claim must have: `string`, `boolean`, `integer`, `number`,
+    /// `object`, `array`, with `?` when the claim may be missing (`"observer": "boolean?"`), or
+    /// `absent` when it must not be there (the videocall.rs media server refuses any `aud`).
+    #[serde(default)]
+    pub claim_types: BTreeMap<String, String>,
     /// Which claims carry the identity.
     #[serde(default)]
     pub claims: RawClaimNames,
@@ -263,6 +275,9 @@ pub struct RawClaimNames {
     /// The moderator/host flag.
     #[serde(default = "default_moderator_claims")]
     pub moderator: Vec<String>,
+    /// The observer flag (videocall.rs waiting-room tokens).
+    #[serde(default = "default_observer_claims")]
+    pub observer: Vec<String>,
 }
 
 impl Default for RawClaimNames {
@@ -272,6 +287,7 @@ impl Default for RawClaimNames {
             subject: default_subject_claims(),
             name: default_name_claims(),
             moderator: default_moderator_claims(),
+            observer: default_observer_claims(),
         }
     }
 }
@@ -319,6 +335,10 @@ pub struct RawRooms {
     /// The query parameter naming the room (default `room`).
     #[serde(default = "default_room_query")]
     pub query_param: String,
+    /// The characters a token's room claim may consist of, as ASCII ranges and characters
+    /// (`"A-Za-z0-9_-"`: the videocall.rs media server's NATS-safe identifiers). Absent: any.
+    #[serde(default)]
+    pub allowed_characters: Option<String>,
 }
 
 impl Default for RawRooms {
@@ -327,6 +347,7 @@ impl Default for RawRooms {
             case_insensitive: false,
             wildcard: false,
             query_param: default_room_query(),
+            allowed_characters: None,
         }
     }
 }
@@ -356,6 +377,9 @@ pub struct RawForward {
     /// Report mode's verdict marker.
     #[serde(default = "h_report")]
     pub report: String,
+    /// `true` or `false`: the token is an observer's (videocall.rs).
+    #[serde(default = "h_observer")]
+    pub observer: String,
 }
 
 impl Default for RawForward {
@@ -368,6 +392,7 @@ impl Default for RawForward {
             admin: h_admin(),
             auth: h_auth(),
             report: h_report(),
+            observer: h_observer(),
         }
     }
 }
@@ -467,6 +492,10 @@ fn default_name_claims() -> Vec<String> {
         "name".into(),
     ]
 }
+fn default_observer_claims() -> Vec<String> {
+    vec!["observer".into()]
+}
+
 fn default_moderator_claims() -> Vec<String> {
     vec![
         "context.user.moderator".into(),
@@ -500,6 +529,9 @@ fn h_auth() -> String {
 }
 fn h_report() -> String {
     "x-roomgate-report".into()
+}
+fn h_observer() -> String {
+    "x-roomgate-observer".into()
 }
 
 /// Decodes a secret from its configured encoding.
@@ -620,6 +652,44 @@ fn accepted_list(
     Ok(Some(list))
 }
 
+/// Compiles `rooms.allowed_characters` (`"A-Za-z0-9_-"`): ASCII characters and `a-z` ranges; a
+/// `-` first or last is itself.
+fn char_set(spec: &str) -> Result<[bool; 128], ConfigError> {
+    let bad = |why: &str| {
+        ConfigError::Invalid(format!(
+            "rooms.allowed_characters {spec:?}: {why} (write ranges and characters, like \"A-Za-z0-9_-\")"
+        ))
+    };
+    if spec.is_empty() || !spec.is_ascii() {
+        return Err(bad("must be non-empty ASCII"));
+    }
+    let mut set = [false; 128];
+    let b = spec.as_bytes();
+    let mut i = 0;
+    while let Some(&lo) = b.get(i) {
+        match (b.get(i + 1), b.get(i + 2)) {
+            (Some(b'-'), Some(&hi)) => {
+                if hi < lo {
+                    return Err(bad("a range runs backwards"));
+                }
+                for c in lo..=hi {
+                    if let Some(slot) = set.get_mut(usize::from(c)) {
+                        *slot = true;
+                    }
+                }
+                i += 3;
+            }
+            _ => {
+                if let Some(slot) = set.get_mut(usize::from(lo)) {
+                    *slot = true;
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(set)
+}
+
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -682,6 +752,7 @@ impl Gate {
             &fwd.admin,
             &fwd.auth,
             &fwd.report,
+            &fwd.observer,
         ];
         for (i, h) in headers.iter().enumerate() {
             if !is_header_name(h) {
@@ -727,6 +798,12 @@ impl Gate {
                     .moderator
                     .iter()
                     .map(|c| claim_path(c, "jwt.claims.moderator"))
+                    .collect::<Result<_, _>>()?,
+                observer: j
+                    .claims
+                    .observer
+                    .iter()
+                    .map(|c| claim_path(c, "jwt.claims.observer"))
                     .collect::<Result<_, _>>()?,
                 admin_when: claim_values(&j.admin_when, "jwt.admin_when")?,
                 allow_unscoped: j.allow_unscoped,
@@ -815,6 +892,12 @@ impl Gate {
             identities,
             case_insensitive: raw.rooms.case_insensitive,
             wildcard: raw.rooms.wildcard,
+            room_chars: raw
+                .rooms
+                .allowed_characters
+                .as_deref()
+                .map(char_set)
+                .transpose()?,
             room_query: raw.rooms.query_param,
             forward: raw.forward,
             strip_token: raw.strip_token,
@@ -835,9 +918,17 @@ fn claim_selector(policy: &Policy, ids: &Identities, routes: &[Route]) -> crate:
         .chain(&ids.subject)
         .chain(&ids.name)
         .chain(&ids.moderator)
+        .chain(&ids.observer)
         .chain(ids.admin_when.iter().map(|(p, _)| p))
         .chain(policy.require.iter().map(|(p, _)| p))
-        .chain(routes.iter().flat_map(|r| r.require.iter().map(|(p, _)| p)));
+        .chain(policy.require_any.iter().flatten().map(|(p, _)| p))
+        .chain(policy.claim_types.iter().map(|(p, _)| p))
+        .chain(routes.iter().flat_map(|r| {
+            r.require
+                .iter()
+                .chain(r.require_any.iter().flatten())
+                .map(|(p, _)| p)
+        }));
     for path in paths {
         selector.add(path.parts());
     }
@@ -917,7 +1008,34 @@ fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
         lifetime_from_now: j.max_lifetime_without_iat == WithoutIat::Remaining,
         selector: None,
         require: claim_values(&j.require, "jwt.require")?,
+        require_any: alternatives(&j.require_any, "jwt.require_any")?,
+        claim_types: j
+            .claim_types
+            .iter()
+            .map(|(k, t)| {
+                let at = "jwt.claim_types";
+                let kind = ClaimType::parse(t).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "{at}: {t:?} is not a type (string, boolean, integer, number, object, array, \
+                         with `?` if optional, or absent)"
+                    ))
+                })?;
+                Ok((claim_path(k, at)?, kind))
+            })
+            .collect::<Result<_, ConfigError>>()?,
     })
+}
+
+fn alternatives(
+    maps: &[BTreeMap<String, Value>],
+    at: &str,
+) -> Result<Vec<Vec<(ClaimPath, Value)>>, ConfigError> {
+    if maps.iter().any(BTreeMap::is_empty) {
+        return Err(ConfigError::Invalid(format!(
+            "{at}: an empty alternative would accept every token"
+        )));
+    }
+    maps.iter().map(|m| claim_values(m, at)).collect()
 }
 
 fn static_digest(secret: &RawSecret, what: &str, env: Env<'_>) -> Result<[u8; 32], ConfigError> {
@@ -1083,7 +1201,7 @@ fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, Con
     if r.room_param.is_some() && room_from != Some(RoomFrom::Path) {
         return Err(err("`room_param` only applies with room_from `path`".into()));
     }
-    if !r.require.is_empty() {
+    if !r.require.is_empty() || !r.require_any.is_empty() {
         if !matches!(
             r.kind,
             RouteKind::Room | RouteKind::Authenticated | RouteKind::Admin
@@ -1109,6 +1227,7 @@ fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, Con
         room_from,
         room_param,
         require: claim_values(&r.require, &format!("routes[{index}].require"))?,
+        require_any: alternatives(&r.require_any, &format!("routes[{index}].require_any"))?,
         message: r.message.clone(),
         label: match &r.path {
             RawMatch::Exact(p) => format!("exact:{p}"),

@@ -64,6 +64,7 @@ pub struct Route {
     pub(crate) room_from: Option<RoomFrom>,
     pub(crate) room_param: String,
     pub(crate) require: Vec<(ClaimPath, Value)>,
+    pub(crate) require_any: Vec<Vec<(ClaimPath, Value)>>,
     pub(crate) message: Option<String>,
     /// The rule as written, for logs (`pattern:/{room}`).
     pub label: String,
@@ -105,6 +106,7 @@ pub struct Identities {
     pub(crate) subject: Vec<ClaimPath>,
     pub(crate) name: Vec<ClaimPath>,
     pub(crate) moderator: Vec<ClaimPath>,
+    pub(crate) observer: Vec<ClaimPath>,
     pub(crate) admin_when: Vec<(ClaimPath, Value)>,
     pub(crate) allow_unscoped: bool,
 }
@@ -116,6 +118,7 @@ impl Default for Identities {
             subject: Vec::new(),
             name: Vec::new(),
             moderator: Vec::new(),
+            observer: Vec::new(),
             admin_when: Vec::new(),
             allow_unscoped: false,
         }
@@ -136,6 +139,8 @@ pub struct Gate {
     pub(crate) case_insensitive: bool,
     pub(crate) wildcard: bool,
     pub(crate) room_query: String,
+    /// The characters a token's room claim may use (`rooms.allowed_characters`); `None`: any.
+    pub(crate) room_chars: Option<[bool; 128]>,
     pub(crate) forward: RawForward,
     pub(crate) strip_token: bool,
     pub(crate) max_token_bytes: usize,
@@ -199,6 +204,7 @@ struct Credential {
     subject: Option<String>,
     name: Option<String>,
     moderator: Option<bool>,
+    observer: Option<bool>,
 }
 
 /// What the checks produced for an allowed request.
@@ -344,7 +350,7 @@ impl Gate {
         response_for(denial, message)
     }
 
-    fn identity_headers(&self) -> [&str; 7] {
+    fn identity_headers(&self) -> [&str; 8] {
         let f = &self.forward;
         [
             &f.room,
@@ -354,6 +360,7 @@ impl Gate {
             &f.admin,
             &f.auth,
             &f.report,
+            &f.observer,
         ]
     }
 
@@ -421,6 +428,9 @@ impl Gate {
         }
         if let Some(m) = cred.moderator {
             edits.push(Edit::Set(f.moderator.clone(), m.to_string()));
+        }
+        if let Some(o) = cred.observer {
+            edits.push(Edit::Set(f.observer.clone(), o.to_string()));
         }
         edits.push(Edit::Set(f.admin.clone(), cred.admin.to_string()));
         let how = if cred.jwt.is_some() { "jwt" } else { "static" };
@@ -534,9 +544,14 @@ impl Gate {
             return Err(Denial::AdminTokenOutsideAdmin);
         }
 
-        let required = route.map(|r| r.require.as_slice()).unwrap_or_default();
-        if !required.is_empty() && !cred.jwt.as_ref().is_some_and(|j| j.has_all(required)) {
-            return Err(Denial::RequiredClaim);
+        if let Some(r) = route.filter(|r| !r.require.is_empty() || !r.require_any.is_empty()) {
+            if !cred
+                .jwt
+                .as_ref()
+                .is_some_and(|j| j.has_all(&r.require) && j.has_any(&r.require_any))
+            {
+                return Err(Denial::RequiredClaim);
+            }
         }
         let room = match v.kind {
             RouteKind::Admin => {
@@ -614,6 +629,13 @@ impl Gate {
         }
     }
 
+    fn room_name_allowed(&self, room: &str) -> bool {
+        self.room_chars.as_ref().is_none_or(|set| {
+            room.bytes()
+                .all(|b| set.get(usize::from(b)).copied().unwrap_or(false))
+        })
+    }
+
     fn static_credential(&self, token: &str) -> Result<Credential, Denial> {
         let digest = crate::config::token_digest(token);
         let (room, admin) = if self
@@ -642,6 +664,7 @@ impl Gate {
             subject: None,
             name: None,
             moderator: None,
+            observer: None,
         })
     }
 
@@ -658,7 +681,9 @@ impl Gate {
             None if ids.allow_unscoped => RoomGrant::Any,
             None => RoomGrant::Nothing,
             Some(Value::String(r)) if r == "*" && self.wildcard => RoomGrant::Any,
-            Some(Value::String(r)) if !r.is_empty() => RoomGrant::One(r.clone()),
+            Some(Value::String(r)) if !r.is_empty() && self.room_name_allowed(r) => {
+                RoomGrant::One(r.clone())
+            }
             Some(_) => return Err(Denial::InvalidClaims),
         };
         let admin = ids
@@ -671,6 +696,7 @@ impl Gate {
             subject: first_string(&jwt, &ids.subject),
             name: first_string(&jwt, &ids.name),
             moderator: first_flag(&jwt, &ids.moderator),
+            observer: first_flag(&jwt, &ids.observer),
             jwt: Some(jwt),
         })
     }

@@ -112,9 +112,68 @@ pub struct Policy {
     pub lifetime_from_now: bool,
     /// Claim values every token must carry.
     pub require: Vec<(ClaimPath, Value)>,
+    /// Alternatives: every token must carry all the values of at least one (none: no check).
+    pub require_any: Vec<Vec<(ClaimPath, Value)>>,
+    /// The JSON type named claims must have.
+    pub claim_types: Vec<(ClaimPath, ClaimType)>,
     /// The claims the gate reads (set when the configuration is compiled); only these are kept
     /// from a payload, the rest is checked and skipped. `None` keeps every claim.
     pub selector: Option<json::Selector>,
+}
+
+/// The JSON type a claim must have (`jwt.claim_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimType {
+    kind: Kind,
+    optional: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    String,
+    Boolean,
+    Integer,
+    Number,
+    Object,
+    Array,
+    Absent,
+}
+
+impl ClaimType {
+    /// `string`, `boolean`, `integer`, `number`, `object`, `array` (with `?`: may be missing), or
+    /// `absent`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (name, optional) = match text.strip_suffix('?') {
+            Some(name) => (name, true),
+            None => (text, false),
+        };
+        let kind = match name {
+            "string" => Kind::String,
+            "boolean" => Kind::Boolean,
+            "integer" => Kind::Integer,
+            "number" => Kind::Number,
+            "object" => Kind::Object,
+            "array" => Kind::Array,
+            "absent" if !optional => Kind::Absent,
+            _ => return None,
+        };
+        Some(Self { kind, optional })
+    }
+
+    /// Whether `value` (the claim, if present) has this type.
+    pub fn admits(self, value: Option<&Value>) -> bool {
+        match (value, self.kind) {
+            (None, Kind::Absent) => true,
+            (None, _) => self.optional,
+            (Some(_), Kind::Absent) => false,
+            (Some(v), Kind::String) => v.is_string(),
+            (Some(v), Kind::Boolean) => v.is_boolean(),
+            (Some(v), Kind::Integer) => v.is_i64() || v.is_u64(),
+            (Some(v), Kind::Number) => v.is_number(),
+            (Some(v), Kind::Object) => v.is_object(),
+            (Some(v), Kind::Array) => v.is_array(),
+        }
+    }
 }
 
 /// A JWT whose structure, signature and time, issuer, audience and required claims were checked.
@@ -127,6 +186,11 @@ impl Verified {
     /// A claim by path.
     pub fn claim(&self, path: &ClaimPath) -> Option<&Value> {
         path.get(&self.claims)
+    }
+
+    /// Whether all the pairs of at least one alternative are present (true when there are none).
+    pub fn has_any(&self, alternatives: &[Vec<(ClaimPath, Value)>]) -> bool {
+        alternatives.is_empty() || alternatives.iter().any(|a| self.has_all(a))
     }
 
     /// Whether every `(path, value)` pair is present with exactly that value.
@@ -264,7 +328,14 @@ impl Policy {
         }
 
         let verified = Verified { claims };
-        if !verified.has_all(&self.require) {
+        if !self
+            .claim_types
+            .iter()
+            .all(|(path, kind)| kind.admits(verified.claim(path)))
+        {
+            return Err(Denial::InvalidClaims);
+        }
+        if !verified.has_all(&self.require) || !verified.has_any(&self.require_any) {
             return Err(Denial::RequiredClaim);
         }
         Ok(verified)
@@ -322,6 +393,8 @@ mod tests {
             max_lifetime: Some(86_400),
             lifetime_from_now: true,
             require: Vec::new(),
+            require_any: Vec::new(),
+            claim_types: Vec::new(),
             selector: None,
         }
     }

@@ -34,6 +34,15 @@ pub fn config(name: &str) -> Result<String, String> {
             "jwt": {"keys": [{"secret_env": "JWT_SECRET"}]},
             "routes": [{"match": {"pattern": "/{room}"}, "kind": "room"}]
         }),
+        // A lobby whose token names any room and carries free-form identity claims, forwarded to
+        // an upstream that trusts the headers (the token is stripped): for injection through claims.
+        "attack-lobby" => json!({
+            "token_sources": [{"query": "token"}],
+            "jwt": {"keys": [{"secret_env": "JWT_SECRET"}], "issuers": ["videocall-meeting-backend"],
+                    "claims": {"room": "room", "subject": ["sub"], "name": ["display_name"],
+                               "moderator": ["is_host"]}},
+            "routes": [{"match": {"exact": "/lobby"}, "kind": "room", "room_from": "token"}]
+        }),
         // The multi-layer token scheme with revocations: room1's JWTs are all issued before its
         // cut-off (the year 2100), room2 is closed.
         "attack-seed002-revoked" => example_with(
@@ -1513,7 +1522,7 @@ pub fn cases() -> Vec<Case> {
     all.extend([
         case(
             "a_room_claim_with_crlf_cannot_inject_a_header",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "room", json!("r1\r\nx-injected: 1")))
@@ -1522,7 +1531,7 @@ pub fn cases() -> Vec<Case> {
         .up_absent("x-injected"),
         case(
             "a_name_with_a_nul_is_percent_encoded",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "display_name", json!("a\u{0}b")))
@@ -1530,7 +1539,7 @@ pub fn cases() -> Vec<Case> {
         .up("x-roomgate-name", "a%00b"),
         case(
             "a_subject_with_a_percent_is_encoded_so_it_cannot_be_decoded_into_crlf",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "sub", json!("a%0D%0Ab")))
@@ -1538,7 +1547,7 @@ pub fn cases() -> Vec<Case> {
         .up("x-roomgate-subject", "a%250D%250Ab"),
         case(
             "a_non_ascii_name_is_percent_encoded",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "display_name", json!("Zo\u{eb} \u{1F600}")))
@@ -1546,7 +1555,7 @@ pub fn cases() -> Vec<Case> {
         .up("x-roomgate-name", "Zo%C3%AB %F0%9F%98%80"),
         case(
             "a_unicode_line_separator_is_percent_encoded",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "display_name", json!("a\u{2028}b")))
@@ -1554,7 +1563,7 @@ pub fn cases() -> Vec<Case> {
         .up("x-roomgate-name", "a%E2%80%A8b"),
         case(
             "a_moderator_flag_that_is_not_a_boolean_is_not_forwarded",
-            "videocall",
+            "attack-lobby",
             "/lobby?token={token}",
         )
         .jwt(with(v.clone(), "is_host", json!("yes")))

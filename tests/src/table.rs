@@ -297,7 +297,11 @@ impl Case {
                 .as_ref()
                 .ok_or("the request did not reach the upstream")?;
             if let Some(target) = &self.upstream_target {
-                if &up.path != target {
+                let target = match token {
+                    Some(t) => target.replace("{token}", t),
+                    None => target.clone(),
+                };
+                if up.path != target {
                     return Err(format!(
                         "upstream saw target {:?} instead of {target:?}",
                         up.path
@@ -319,7 +323,7 @@ impl Case {
                     && !self
                         .upstream_target
                         .as_deref()
-                        .is_some_and(|u| u.contains(t));
+                        .is_some_and(|u| u.contains("{token}"));
                 if leaked {
                     return Err("the token was forwarded in the target".into());
                 }
@@ -536,14 +540,30 @@ pub fn cases() -> Vec<Case> {
                         "sub": "a\r\nx-injected: 1", "context": {"user": {"name": "Jos\u{e9}\n"}}}))
             .allow().up("x-roomgate-subject", "a%0D%0Ax-injected: 1").up("x-roomgate-name", "Jos%C3%A9%0A")
             .up_absent("x-injected"),
-        // videocall.rs: the room comes from the token; the old path is gone.
-        case("the_lobby_takes_the_room_from_the_token", "videocall", "/lobby?token={token}")
-            .jwt(v.clone()).allow().up_target("/lobby")
+        // videocall.rs: the room comes from the token; the old path is gone. The media server checks
+        // the token again, so it reaches it.
+        case("the_lobby_takes_the_room_from_the_token_and_passes_it_on", "videocall", "/lobby?token={token}")
+            .jwt(v.clone()).allow().up_target("/lobby?token={token}")
             .up("x-roomgate-room", "standup-2024").up("x-roomgate-subject", "alice@example.com")
             .up("x-roomgate-name", "Alice").up("x-roomgate-moderator", "true"),
         case("the_lobby_without_a_token_is_401", "videocall", "/lobby").deny(401, "missing_token"),
         case("room_join_false_is_401", "videocall", "/lobby?token={token}")
             .jwt(with(v.clone(), "room_join", json!(false))).deny(401, "invalid_token"),
+        case("an_observer_token_enters_marked_as_an_observer", "videocall", "/lobby?token={token}")
+            .jwt(with(with(v.clone(), "room_join", json!(false)), "observer", json!(true))).allow()
+            .up("x-roomgate-observer", "true").up("x-roomgate-room", "standup-2024")
+            .up_target("/lobby?token={token}"),
+        case("a_token_that_neither_joins_nor_observes_is_401", "videocall", "/lobby?token={token}")
+            .jwt(with(with(v.clone(), "room_join", json!(false)), "observer", json!(false)))
+            .deny(401, "invalid_token"),
+        case("a_lobby_token_without_display_name_is_401", "videocall", "/lobby?token={token}")
+            .jwt(with(v.clone(), "display_name", Value::Null)).deny(401, "invalid_token"),
+        case("a_lobby_token_with_an_audience_is_401", "videocall", "/lobby?token={token}")
+            .jwt(with(v.clone(), "aud", json!("videocall"))).deny(401, "invalid_token"),
+        case("a_room_the_media_server_cannot_use_is_401", "videocall", "/lobby?token={token}")
+            .jwt(videocall_claims("room.sub")).deny(401, "invalid_token"),
+        case("a_lobby_token_within_the_60_second_leeway_is_allowed", "videocall", "/lobby?token={token}")
+            .jwt(with(v.clone(), "exp", json!("@now-45"))).allow().up_target("/lobby?token={token}"),
         case("room_join_missing_is_401", "videocall", "/lobby?token={token}")
             .jwt(with(v.clone(), "room_join", Value::Null)).deny(401, "invalid_token"),
         case("a_lobby_token_from_another_issuer_is_401", "videocall", "/lobby?token={token}")
@@ -608,7 +628,8 @@ pub fn cases() -> Vec<Case> {
         case("report_mode_forwards_a_denied_request_marked", "videocall-report", "/lobby")
             .allow().up("x-roomgate-report", "deny; status=401; reason=missing_token"),
         case("report_mode_marks_an_allowed_request", "videocall-report", "/lobby?token={token}")
-            .jwt(v.clone()).allow().up("x-roomgate-report", "allow").up("x-roomgate-room", "standup-2024"),
+            .jwt(v.clone()).allow().up("x-roomgate-report", "allow").up("x-roomgate-room", "standup-2024")
+            .up_target("/lobby?token={token}"),
         case("report_mode_still_removes_spoofed_identity_headers", "videocall-report", "/lobby/a/b")
             .header("x-roomgate-room", "x").allow().up_absent("x-roomgate-room")
             .up("x-roomgate-report", "deny; status=410; reason=gone"),
