@@ -40,6 +40,20 @@ pub fn run(a: &ConfigArgs) -> anyhow::Result<ExitCode> {
             "no --iss (or JWT_ACCEPTED_ISSUERS): the filter will accept tokens from any issuer",
         );
     }
+    let platform = a.istio
+        || a.istio_sidecar_env
+        || a.envoy_gateway
+        || a.docker_jitsi_meet
+        || a.docker_compose
+        || a.nginx;
+    if platform && a.profile != profile::Profile::Jitsi {
+        return Err(anyhow!(
+            "the platform manifests (--istio, --envoy-gateway, --docker-jitsi-meet, …) are written for Jitsi Meet: \
+             for the {} profile, embed `issuer config {}` (or --envoy) yourself",
+            a.profile.name(),
+            a.profile.name()
+        ));
+    }
     let config = profile::filter_config(Some(a.profile), &s);
     let secret = placeholder(s.encoding);
     let var = s.secret_env.as_str();

@@ -192,3 +192,14 @@ fn images_must_be_pinned_by_digest() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--istio without --image");
 }
+
+#[test]
+fn platform_manifests_are_for_the_jitsi_profile_only() {
+    let out = Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .args(["config", "videocall", "--docker-jitsi-meet"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("written for Jitsi Meet"));
+}

@@ -294,10 +294,38 @@ fn every_public_route_is_a_file_or_static_folder_of_docker_jitsi_meet() {
     }
 }
 
-/// The Istio and Envoy Gateway configurations, in a real Envoy (the demo envoy.yaml with the
-/// manifest's configuration), in front of the echo upstream.
+/// Sends every client request through `envoy` and checks the status and that forwarded tokens
+/// reach the upstream.
+fn check_in_envoy(name: &str, envoy: &Envoy, secret: &'static str) {
+    for n in client_requests(secret) {
+        let headers: Vec<(&str, String)> = n
+            .bearer
+            .iter()
+            .map(|b| ("authorization", format!("Bearer {b}")))
+            .collect();
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = envoy.send("GET", &n.target, &hs).unwrap();
+        assert_eq!(
+            r.status,
+            n.want.unwrap_or(200),
+            "{name}: {}",
+            n.target.split("jwt=").next().unwrap_or_default()
+        );
+        if n.want.is_none() && n.target.contains("token=") {
+            let seen = r.echoed().unwrap();
+            assert!(
+                seen.path.contains("token="),
+                "{name}: the token reaches Prosody"
+            );
+        }
+    }
+}
+
+/// The Istio and Envoy Gateway configurations in a real Envoy (the demo envoy.yaml with the
+/// manifest's configuration), and docker-jitsi-meet's envoy.yaml as shipped, each in front of the
+/// echo upstream.
 #[test]
-fn the_kubernetes_jitsi_configs_give_the_web_client_its_verdicts_in_envoy() {
+fn every_envoy_jitsi_config_gives_the_web_client_its_verdicts_in_envoy() {
     let upstream = EchoUpstream::start(0).unwrap();
     for s in shipped()
         .into_iter()
@@ -308,29 +336,21 @@ fn the_kubernetes_jitsi_configs_give_the_web_client_its_verdicts_in_envoy() {
             .plugin_config(&s.config)
             .process_env("JWT_APP_SECRET", s.secret);
         let envoy = Envoy::start(cfg).unwrap_or_else(|e| panic!("{}: {e}", s.name));
-        for n in client_requests(s.secret) {
-            let headers: Vec<(&str, String)> = n
-                .bearer
-                .iter()
-                .map(|b| ("authorization", format!("Bearer {b}")))
-                .collect();
-            let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let r = envoy.send("GET", &n.target, &hs).unwrap();
-            assert_eq!(
-                r.status,
-                n.want.unwrap_or(200),
-                "{}: {}",
-                s.name,
-                n.target.split("jwt=").next().unwrap_or_default()
-            );
-            if n.want.is_none() && n.target.contains("token=") {
-                let seen = r.echoed().unwrap();
-                assert!(
-                    seen.path.contains("token="),
-                    "{}: the token reaches Prosody",
-                    s.name
-                );
-            }
-        }
+        check_in_envoy(s.name, &envoy, s.secret);
     }
+    let cfg = EnvoyConfig::from_yaml(&read("deploy/jitsi/envoy.yaml"), upstream.port())
+        .unwrap()
+        .mutate(|v| {
+            let cluster = &mut v["static_resources"]["clusters"][0];
+            cluster["type"] = json!("STATIC");
+            cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"]["address"] = json!("127.0.0.1");
+            v["static_resources"]["listeners"][0]["address"]["socket_address"]["address"] =
+                json!("127.0.0.1");
+        })
+        .process_env("JWT_APP_SECRET", JITSI_SECRET)
+        .process_env("JWT_ACCEPTED_ISSUERS", "meet.example.com")
+        .process_env("JWT_ACCEPTED_AUDIENCES", "jitsi");
+    let envoy = Envoy::start(cfg).unwrap();
+    check_in_envoy("deploy/jitsi/envoy.yaml", &envoy, JITSI_SECRET);
 }
