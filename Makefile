@@ -129,7 +129,7 @@ image-test: image-deps wasm
 # as $(REGISTRY)/roomgate@sha256:….
 deploy-manifests: image
 	ROOMGATE_WRITE_DEPLOY=1 ROOMGATE_IMAGE=$(REGISTRY)/roomgate@$$(cat $(IMAGE_LAYOUT).digest) \
-	  $(CARGO) test --locked -q -p roomgate-issuer --test deploy_files
+	  $(CARGO) test --locked -q -p roomgate-issuer --test deploy_files -- --test-threads=1
 
 FUZZ_SECONDS ?= 900
 
