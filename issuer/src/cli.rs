@@ -84,7 +84,7 @@ pub enum Command {
     /// Say whether the filter would accept a token, and exactly why not (exit 1 when rejected)
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
-    /// Print the filter's JSON configuration for a profile, or the Envoy filter snippet
+    /// Print the filter's JSON configuration for a profile, or a platform's manifest carrying it
     #[command(after_help = CONFIG_HELP)]
     Config(ConfigArgs),
     /// Close a room, revoke a token, or cut off a room's older tokens, in the filter's config file
@@ -165,6 +165,8 @@ Examples:
   issuer config jitsi --iss meet.example.com --aud jitsi > roomgate.json
   issuer config videocall --secret-env JWT_SECRET --envoy
   issuer config generic --aud rooms-api --report
+  issuer config jitsi --iss meet.example.com --aud jitsi --istio --image registry.example.com/roomgate@sha256:<digest>
+  issuer config jitsi --policy-env --docker-jitsi-meet > envoy.yaml
 
 The secret is never written: the config names the variable (--secret-env) the proxy passes to the
 filter through vm_config.environment_variables.";
@@ -460,6 +462,9 @@ pub struct VerifyArgs {
 
 /// `issuer config`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("platform").args(
+    ["envoy", "istio", "istio_sidecar_env", "envoy_gateway", "docker_jitsi_meet", "docker_compose", "nginx"]
+)))]
 pub struct ConfigArgs {
     /// Token profile the configuration guards
     #[arg(value_enum)]
@@ -468,7 +473,7 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub report: bool,
     /// Print the Envoy envoy.filters.http.wasm filter entry (YAML) around the configuration
-    #[arg(long)]
+    #[arg(long, help_heading = "Platform")]
     pub envoy: bool,
     /// With --envoy: path of roomgate.wasm as Envoy sees it
     #[arg(
@@ -478,10 +483,62 @@ pub struct ConfigArgs {
         requires = "envoy"
     )]
     pub wasm: String,
+    /// Print an Istio WasmPlugin (sidecar, inbound traffic only) carrying the configuration
+    #[arg(long, help_heading = "Platform", requires = "image")]
+    pub istio: bool,
+    /// Print the Deployment patch that puts the secret into Istio's sidecar (istio-proxy) environment
+    #[arg(long, help_heading = "Platform")]
+    pub istio_sidecar_env: bool,
+    /// Print an Envoy Gateway EnvoyExtensionPolicy and the EnvoyProxy giving Envoy the secret
+    #[arg(long, help_heading = "Platform", requires = "image")]
+    pub envoy_gateway: bool,
+    /// Print a complete envoy.yaml putting roomgate in front of docker-jitsi-meet's web container
+    #[arg(long, help_heading = "Platform")]
+    pub docker_jitsi_meet: bool,
+    /// Print the docker-compose.override.yml running that envoy.yaml beside docker-jitsi-meet
+    #[arg(long, help_heading = "Platform")]
+    pub docker_compose: bool,
+    /// Print an nginx.conf for Kong's ngx_wasm_module (the secret is written into it: a placeholder)
+    #[arg(long, help_heading = "Platform")]
+    pub nginx: bool,
+    /// With --istio or --envoy-gateway: the image, pinned by digest: REGISTRY/REPO@sha256:DIGEST (`make image` prints it)
+    #[arg(long, value_name = "REF", value_parser = parse_image_ref)]
+    pub image: Option<String>,
+    /// Leave issuers and audiences to the proxy's JWT_ACCEPTED_ISSUERS and JWT_ACCEPTED_AUDIENCES, read when the filter loads
+    #[arg(long, conflicts_with_all = ["issuers", "audiences"])]
+    pub policy_env: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+/// An OCI image reference pinned by digest: `HOST[:PORT]/PATH@sha256:<64 hex>`, no scheme.
+fn parse_image_ref(s: &str) -> Result<String, String> {
+    let usage = "give the image as REGISTRY/REPO@sha256:DIGEST, e.g. registry.example.com/roomgate@sha256:<64 hex digits> (`make image` prints the digest)";
+    let Some((name, digest)) = s.split_once("@sha256:") else {
+        return Err(format!("{s:?} is not pinned by digest: {usage}"));
+    };
+    let hex = digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex || digest.bytes().all(|b| b == b'0') {
+        return Err(format!(
+            "the digest of {s:?} is not 64 lower-case hex digits: {usage}"
+        ));
+    }
+    let valid_name = name.contains('/')
+        && !name.contains("://")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
+    if !valid_name {
+        return Err(format!(
+            "{name:?} is not a registry and repository (lower case, no scheme): {usage}"
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// `issuer revoke`.

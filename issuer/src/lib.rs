@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod ledger;
 pub mod mint;
 pub mod output;
+pub mod platform;
 pub mod profile;
 pub mod revoke;
 pub mod room_id;

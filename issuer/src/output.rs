@@ -46,7 +46,9 @@ const CONFIG_KEY_ORDER: &[&str] = &[
     "encoding",
     "algorithm",
     "issuers",
+    "issuers_env",
     "audiences",
+    "audiences_env",
     "leeway_seconds",
     "max_lifetime_seconds",
     "match",
@@ -137,6 +139,11 @@ fn pretty_into(v: &serde_json::Value, indent: usize, top: bool, out: &mut String
         }
         _ => out.push_str(&one_line),
     }
+}
+
+/// A filter configuration on one line, in schema order (for nginx's `proxy_wasm` argument).
+pub fn config_line(v: &serde_json::Value) -> String {
+    compact(v)
 }
 
 /// Pretty-prints a filter configuration in schema order, short objects and lists on one line.

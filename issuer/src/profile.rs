@@ -29,6 +29,32 @@ pub const JITSI_AUDIENCE: &str = "jitsi";
 pub const FILTER_MAX_LIFETIME: i64 = 86_400;
 /// The filter's default `leeway_seconds`.
 pub const FILTER_LEEWAY: i64 = 30;
+/// The variable holding accepted issuers (docker-jitsi-meet's `.env` name).
+pub const ISSUERS_ENV: &str = "JWT_ACCEPTED_ISSUERS";
+/// The variable holding accepted audiences (docker-jitsi-meet's `.env` name).
+pub const AUDIENCES_ENV: &str = "JWT_ACCEPTED_AUDIENCES";
+
+/// The files a Jitsi Meet web client loads by exact path, public in the Jitsi profile. Each is a
+/// file docker-jitsi-meet's web container serves as such (`meet.conf`: `location =` blocks, and
+/// the site root's own files, which `try_files $uri` finds before the room page): the site root,
+/// the deployment's config, the iframe API, and the PWA and browser files at the root.
+pub const JITSI_PUBLIC_EXACT: &[&str] = &[
+    "/",
+    "/config.js",
+    "/interface_config.js",
+    "/external_api.js",
+    "/manifest.json",
+    "/pwa-worker.js",
+    "/favicon.ico",
+];
+
+/// The asset folders a Jitsi Meet web client loads, public in the Jitsi profile. Each is one of
+/// the static folders of docker-jitsi-meet's `meet.conf` (`location ~ ^/(libs|css|…)/(.*)$`),
+/// which nginx matches before its tenant locations, so no public prefix reaches a tenant (a
+/// prefix such as `/colibri-ws/`, which has no location of its own, would be one).
+pub const JITSI_PUBLIC_PREFIXES: &[&str] = &[
+    "/libs/", "/css/", "/static/", "/images/", "/fonts/", "/lang/", "/sounds/",
+];
 
 impl Profile {
     /// The profile's name on the command line.
@@ -213,6 +239,9 @@ pub struct Settings {
     pub report: bool,
     /// Compare rooms case-sensitively.
     pub case_sensitive: bool,
+    /// Leave issuers and audiences to the proxy's environment: the configuration names
+    /// `JWT_ACCEPTED_ISSUERS` and `JWT_ACCEPTED_AUDIENCES`, read when the filter loads.
+    pub policy_from_env: bool,
 }
 
 impl Default for Settings {
@@ -227,6 +256,7 @@ impl Default for Settings {
             max_lifetime: FILTER_MAX_LIFETIME,
             report: false,
             case_sensitive: false,
+            policy_from_env: false,
         }
     }
 }
@@ -244,11 +274,16 @@ fn jwt_section(s: &Settings) -> Value {
     jwt.insert("keys".into(), json!([key]));
     // Written out literally (not as `issuers_env`), so the proxy checks exactly what was decided
     // here even if its own environment differs.
-    if !s.issuers.is_empty() {
-        jwt.insert("issuers".into(), json!(s.issuers));
-    }
-    if !s.audiences.is_empty() {
-        jwt.insert("audiences".into(), json!(s.audiences));
+    if s.policy_from_env {
+        jwt.insert("issuers_env".into(), json!(ISSUERS_ENV));
+        jwt.insert("audiences_env".into(), json!(AUDIENCES_ENV));
+    } else {
+        if !s.issuers.is_empty() {
+            jwt.insert("issuers".into(), json!(s.issuers));
+        }
+        if !s.audiences.is_empty() {
+            jwt.insert("audiences".into(), json!(s.audiences));
+        }
     }
     jwt.insert("leeway_seconds".into(), json!(s.leeway));
     jwt.insert("max_lifetime_seconds".into(), json!(s.max_lifetime));
@@ -267,27 +302,33 @@ fn mode(s: &Settings) -> &'static str {
 pub fn filter_config(profile: Option<Profile>, s: &Settings) -> Value {
     let public = |m: Value| json!({"match": m, "kind": "public"});
     match profile {
-        Some(Profile::Jitsi) => json!({
-            "mode": mode(s),
-            "token_sources": ["bearer", {"query": "jwt"}, {"query": "token"}],
-            "jwt": jwt_section(s),
-            "rooms": {"case_insensitive": !s.case_sensitive, "wildcard": true},
-            "routes": [
-                public(json!({"exact": "/"})),
-                public(json!({"exact": "/health"})),
-                public(json!({"exact": "/config.js"})),
-                public(json!({"exact": "/interface_config.js"})),
-                public(json!({"prefix": "/libs/"})),
-                public(json!({"prefix": "/css/"})),
-                public(json!({"prefix": "/images/"})),
-                public(json!({"prefix": "/sounds/"})),
-                public(json!({"prefix": "/static/"})),
-                {"match": {"exact": "/xmpp-websocket"}, "kind": "room", "room_from": "query"},
-                {"match": {"exact": "/http-bind"}, "kind": "room", "room_from": "query"},
-                {"match": {"pattern": "/{room}"}, "kind": "room"}
-            ],
-            "default": "deny"
-        }),
+        Some(Profile::Jitsi) => {
+            let mut routes: Vec<Value> = JITSI_PUBLIC_EXACT
+                .iter()
+                .map(|p| public(json!({ "exact": p })))
+                .chain(
+                    JITSI_PUBLIC_PREFIXES
+                        .iter()
+                        .map(|p| public(json!({ "prefix": p }))),
+                )
+                .collect();
+            routes.extend([
+                json!({"match": {"exact": "/xmpp-websocket"}, "kind": "room", "room_from": "query"}),
+                json!({"match": {"exact": "/http-bind"}, "kind": "room", "room_from": "query"}),
+                json!({"match": {"pattern": "/{room}"}, "kind": "room"}),
+            ]);
+            json!({
+                "mode": mode(s),
+                "token_sources": ["bearer", {"query": "jwt"}, {"query": "token"}],
+                "jwt": jwt_section(s),
+                "rooms": {"case_insensitive": !s.case_sensitive, "wildcard": true},
+                // In front of a server that verifies again: Prosody (AUTH_TYPE=jwt) checks the
+                // same token, so it must reach it.
+                "strip_token": false,
+                "routes": routes,
+                "default": "deny"
+            })
+        }
         Some(Profile::Videocall) => {
             let mut jwt = jwt_section(s);
             if let Value::Object(j) = &mut jwt {

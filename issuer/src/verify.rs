@@ -93,6 +93,7 @@ pub fn settings(
         max_lifetime: policy.max_lifetime,
         report,
         case_sensitive: policy.case_sensitive_rooms,
+        policy_from_env: false,
     }
 }
 

@@ -63,7 +63,18 @@ pub fn config(name: &str) -> Result<String, String> {
             .map_err(|e| format!("{file}: {e}"))
     };
     match name {
-        "jitsi" | "videocall" | "seed002" => read(&format!("{name}.json")),
+        "videocall" | "seed002" => read(&format!("{name}.json")),
+        // examples/jitsi.json runs in front of Prosody, which checks the token again, so it
+        // forwards the token (strip_token: false; jitsi_client_paths tests it as shipped). The
+        // table and the attack corpus check token stripping on it, as a sole verifier would.
+        "jitsi" => {
+            let mut v: Value =
+                serde_json::from_str(&read("jitsi.json")?).map_err(|e| e.to_string())?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("strip_token".into(), true.into());
+            }
+            Ok(v.to_string())
+        }
         "videocall-report" => {
             let mut v: Value =
                 serde_json::from_str(&read("videocall.json")?).map_err(|e| e.to_string())?;

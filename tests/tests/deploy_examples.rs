@@ -32,35 +32,74 @@ fn now() -> i64 {
     roomgate_tests::support::unix_now()
 }
 
+fn yaml_docs(path: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(&read(path))
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
 #[test]
-fn the_istio_wasmplugin_is_authn_fail_close_with_the_secret_from_the_host() {
+fn the_istio_wasmplugin_is_authn_fail_close_inbound_only_with_the_secret_from_the_host() {
     let v = yaml("deploy/istio/wasmplugin.yaml");
     assert_eq!(v["apiVersion"], "extensions.istio.io/v1alpha1");
     assert_eq!(v["kind"], "WasmPlugin");
     let spec = &v["spec"];
     assert_eq!(spec["phase"], "AUTHN");
     assert_eq!(spec["failStrategy"], "FAIL_CLOSE");
+    assert_eq!(spec["match"], json!([{"mode": "SERVER"}]));
     assert_eq!(
         spec["vmConfig"]["env"][0],
         json!({"name": "JWT_APP_SECRET", "valueFrom": "HOST"})
     );
-    assert!(spec["url"].as_str().unwrap().starts_with("oci://"));
+    assert!(spec["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("oci://registry.example.com/roomgate@sha256:"));
     // Istio hands pluginConfig to the VM as its JSON text.
     compiles(&spec["pluginConfig"].to_string());
 }
 
 #[test]
-fn the_envoy_gateway_policy_fails_closed_and_its_config_compiles() {
-    let v = yaml("deploy/envoy-gateway/extension-policy.yaml");
-    assert_eq!(v["apiVersion"], "gateway.envoyproxy.io/v1alpha1");
-    assert_eq!(v["kind"], "EnvoyExtensionPolicy");
-    let wasm = &v["spec"]["wasm"][0];
+fn the_istio_sidecar_gets_the_secret_from_a_secret_through_a_container_named_istio_proxy() {
+    let v = yaml("deploy/istio/sidecar-env.yaml");
+    let containers = v["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(containers[0]["name"], "istio-proxy");
+    assert_eq!(containers[0]["image"], "auto");
+    assert_eq!(
+        containers[0]["env"],
+        json!([{"name": "JWT_APP_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": "roomgate", "key": "JWT_APP_SECRET"}}}])
+    );
+}
+
+#[test]
+fn the_envoy_gateway_policy_fails_closed_pulls_the_image_and_envoy_proxy_carries_the_secret() {
+    let docs = yaml_docs("deploy/envoy-gateway/extension-policy.yaml");
+    assert_eq!(docs.len(), 2);
+    let (policy, proxy) = (&docs[0], &docs[1]);
+    assert_eq!(policy["apiVersion"], "gateway.envoyproxy.io/v1alpha1");
+    assert_eq!(policy["kind"], "EnvoyExtensionPolicy");
+    let wasm = &policy["spec"]["wasm"][0];
     assert_eq!(wasm["failOpen"], false);
     assert_eq!(wasm["rootID"], "roomgate");
     assert_eq!(wasm["env"]["hostKeys"], json!(["JWT_APP_SECRET"]));
-    assert_eq!(wasm["code"]["http"]["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(v["spec"]["targetRefs"][0]["kind"], "HTTPRoute");
+    assert_eq!(wasm["code"]["type"], "Image");
+    assert!(wasm["code"]["image"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("registry.example.com/roomgate@sha256:"));
+    assert_eq!(policy["spec"]["targetRefs"][0]["kind"], "HTTPRoute");
     compiles(&wasm["config"].to_string());
+    assert_eq!(proxy["kind"], "EnvoyProxy");
+    assert_eq!(proxy["spec"]["provider"]["type"], "Kubernetes");
+    assert_eq!(
+        proxy["spec"]["provider"]["kubernetes"]["envoyDeployment"]["container"]["env"],
+        json!([{"name": "JWT_APP_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": "roomgate", "key": "JWT_APP_SECRET"}}}])
+    );
 }
 
 #[test]
@@ -159,7 +198,7 @@ fn docker_jitsi_meet_behind_envoy_guards_rooms_and_leaves_assets_public() {
         "/",
         "/libs/app.bundle.min.js",
         "/config.js",
-        "/colibri-ws/jvb1/abc?pwd=x",
+        "/pwa-worker.js",
         "/lang/main-de.json",
     ] {
         assert_eq!(
@@ -170,4 +209,16 @@ fn docker_jitsi_meet_behind_envoy_guards_rooms_and_leaves_assets_public() {
     }
     assert_eq!(envoy.send("GET", "/standup", &[]).unwrap().status, 401);
     assert_eq!(envoy.send("GET", "/admin/secret", &[]).unwrap().status, 403);
+    // docker-jitsi-meet has no colibri-ws location: nginx reads it as a tenant, whose pages,
+    // Prosody endpoints and files are guarded content.
+    for tenant in [
+        "/colibri-ws/jvb1/abc?pwd=x",
+        "/colibri-ws/xmpp-websocket?room=standup",
+    ] {
+        assert_eq!(
+            envoy.send("GET", tenant, &[]).unwrap().status,
+            403,
+            "{tenant}"
+        );
+    }
 }
