@@ -21,11 +21,11 @@ CARGO        ?= cargo
 # Post-link size optimisation, used when binaryen's wasm-opt is installed (Debian: binaryen). The
 # features listed are exactly those rustc emits for wasm32-wasip1, so wasm-opt never adds others.
 # Without it (or if it fails), dist/roomgate.wasm is rustc's output, which behaves the same.
-WASM_OPT     ?= $(shell command -v wasm-opt 2>/dev/null)
+WASM_OPT     ?= $$(command -v wasm-opt)
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                 --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm-target wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean \
+.PHONY: all build wasm-target wasm-opt-tool wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean \
         image image-deps image-test manifests manifest-tools deploy-manifests
 
 all: build
@@ -35,7 +35,17 @@ build: wasm native
 wasm-target:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-wasm: wasm-target
+# binaryen's wasm-opt (Debian), installed when missing so every machine builds the same bytes and
+# `make image` the same digest (the one deploy/ pins).
+wasm-opt-tool:
+	@command -v wasm-opt >/dev/null || { \
+	  echo "installing binaryen (wasm-opt, apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binaryen >/dev/null || { \
+	    $$SUDO apt-get update >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binaryen >/dev/null; } || \
+	  echo "binaryen unavailable: roomgate.wasm stays rustc's output (same behaviour, another digest)"; }
+
+wasm: wasm-target wasm-opt-tool
 	$(CARGO) build --release --locked -p roomgate-filter --target $(WASM_TARGET)
 	@mkdir -p dist
 	@if [ -n "$(WASM_OPT)" ] && $(WASM_OPT) $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/roomgate_filter.wasm -o $(WASM); then \

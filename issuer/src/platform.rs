@@ -288,6 +288,9 @@ pub fn docker_jitsi_meet(config: &Value, s: &Settings) -> String {
          \x20       typed_config:\n\
          \x20         \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n\
          \x20         stat_prefix: jitsi\n\
+         \x20         # `x_roomgate_admin` is `x-roomgate-admin` to many upstreams: drop underscore headers.\n\
+         \x20         common_http_protocol_options:\n\
+         \x20           headers_with_underscores_action: DROP_HEADER\n\
          \x20         upgrade_configs:\n\
          \x20         - upgrade_type: websocket\n\
          \x20         route_config:\n\

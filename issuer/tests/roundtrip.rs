@@ -222,13 +222,14 @@ fn videocall_example_accepts_tokens_signed_with_its_jwt_secret() {
             "--secret-env",
             "JWT_SECRET",
             "--lifetime",
-            "2h",
+            "2d",
         ],
         &env,
         None,
     )
     .ok()
     .to_owned();
+    // The media server sets no maximum; the example keeps the filter's 24 h one.
     assert_eq!(
         denial(&g, &format!("/lobby?token={long}"), &[]),
         Some(Denial::LifetimeTooLong)
