@@ -103,6 +103,8 @@ fn engine(c: &mut Criterion) {
         leeway: 30,
         max_lifetime: Some(86_400),
         lifetime_from_now: true,
+        typ_required: false,
+        audience_arrays: true,
         require: Vec::new(),
         require_any: Vec::new(),
         claim_types: Vec::new(),

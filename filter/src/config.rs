@@ -122,6 +122,37 @@ pub enum WithoutIat {
     Refuse,
 }
 
+/// One environment variable name, or several tried in order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum VarNames {
+    /// `"JWT_ACCEPTED_ISSUERS"`
+    One(String),
+    /// `["JWT_ACCEPTED_ISSUERS", "JWT_APP_ID"]`
+    Many(Vec<String>),
+}
+
+impl VarNames {
+    /// The names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Self::One(n) => vec![n.as_str()],
+            Self::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// How the JOSE header's `typ` is checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypRule {
+    /// Absent, or `JWT` in any letter case.
+    #[default]
+    Optional,
+    /// Present and exactly `JWT`.
+    Required,
+}
+
 /// One route rule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,18 +214,33 @@ pub struct RawJwt {
     /// The algorithm; only `HS256` is supported.
     #[serde(default = "default_algorithm")]
     pub algorithm: String,
-    /// Accepted issuers; default: `JWT_ACCEPTED_ISSUERS` (comma-separated) if set, else any.
+    /// Accepted issuers (`*`: any, but `iss` must be there); default: the first variable of
+    /// `issuers_env` that is set (comma-separated), else `issuers_default`, else not checked.
     #[serde(default)]
     pub issuers: Option<Vec<String>>,
-    /// Variable read when `issuers` is absent.
+    /// Variables read, in order, when `issuers` is absent (default `JWT_ACCEPTED_ISSUERS`).
     #[serde(default = "default_issuers_env")]
-    pub issuers_env: String,
-    /// Accepted audiences; default: `JWT_ACCEPTED_AUDIENCES` if set, else not checked.
+    pub issuers_env: VarNames,
+    /// Accepted issuers when no variable is set.
+    #[serde(default)]
+    pub issuers_default: Option<Vec<String>>,
+    /// Accepted audiences, as for issuers (default variable `JWT_ACCEPTED_AUDIENCES`).
     #[serde(default)]
     pub audiences: Option<Vec<String>>,
-    /// Variable read when `audiences` is absent.
+    /// Variables read, in order, when `audiences` is absent.
     #[serde(default = "default_audiences_env")]
-    pub audiences_env: String,
+    pub audiences_env: VarNames,
+    /// Accepted audiences when no variable is set (Jitsi Meet's Prosody: `["*"]`).
+    #[serde(default)]
+    pub audiences_default: Option<Vec<String>>,
+    /// An `aud` array may name the accepted audience (default true); false refuses arrays unless
+    /// any audience is accepted, as Jitsi Meet's Prosody does.
+    #[serde(default = "yes")]
+    pub audience_arrays: bool,
+    /// The JOSE header's `typ`: `optional` (absent, or `JWT` in any case; the default) or
+    /// `required` (exactly `JWT`, as Jitsi Meet's Prosody requires).
+    #[serde(default)]
+    pub typ: TypRule,
     /// Clock skew allowed for `exp`, `nbf`, `iat` (seconds, 0–600; default 30).
     #[serde(default = "default_leeway")]
     pub leeway_seconds: i64,
@@ -461,11 +507,11 @@ fn default_keys() -> Vec<RawKey> {
 fn default_algorithm() -> String {
     crate::jwt::ALGORITHM.into()
 }
-fn default_issuers_env() -> String {
-    "JWT_ACCEPTED_ISSUERS".into()
+fn default_issuers_env() -> VarNames {
+    VarNames::One("JWT_ACCEPTED_ISSUERS".into())
 }
-fn default_audiences_env() -> String {
-    "JWT_ACCEPTED_AUDIENCES".into()
+fn default_audiences_env() -> VarNames {
+    VarNames::One("JWT_ACCEPTED_AUDIENCES".into())
 }
 fn default_leeway() -> i64 {
     30
@@ -606,48 +652,54 @@ fn redact_serde(message: &str) -> String {
     out
 }
 
-/// The accepted issuers or audiences: the configured list, else the variable's comma-separated
-/// list, else `None` (not checked). An empty or blank list is an error, never "accept anything":
-/// accepting any value is said with `*` alone. Returns `None` for "not checked or any".
-fn accepted_list(
+/// The accepted issuers or audiences: the configured list, else the first of the variables that is
+/// set (comma-separated), else the default list, else `None` (not checked). An empty or blank list
+/// is an error, never "accept anything": accepting any value is said with `*` alone, and still
+/// needs the claim to be there (`Some(["*"])`).
+pub fn accepted_list(
     configured: Option<&Vec<String>>,
     env: Env<'_>,
-    var: &str,
+    vars: &VarNames,
+    default: Option<&Vec<String>>,
     what: &str,
 ) -> Result<Option<Vec<String>>, ConfigError> {
-    let (list, origin) = match configured {
-        Some(list) => {
-            if list.iter().any(|v| v.trim().is_empty()) {
-                return Err(ConfigError::Invalid(format!(
-                    "jwt.{what} has an empty entry; list the accepted values, or [\"*\"] to accept any"
-                )));
-            }
-            (list.clone(), format!("jwt.{what}"))
-        }
-        None => match env(var) {
-            None => return Ok(None),
-            Some(text) => (
-                text.split(',')
+    let from_env = || {
+        vars.names().into_iter().find_map(|var| {
+            env(var).map(|text| {
+                let list: Vec<String> = text
+                    .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
-                    .collect(),
-                format!("the environment variable {var} (jwt.{what})"),
-            ),
+                    .collect();
+                (list, format!("the environment variable {var} (jwt.{what})"))
+            })
+        })
+    };
+    let (list, origin) = match configured {
+        Some(list) => (list.clone(), format!("jwt.{what}")),
+        None => match from_env() {
+            Some(found) => found,
+            None => match default {
+                Some(list) => (list.clone(), format!("jwt.{what}_default")),
+                None => return Ok(None),
+            },
         },
     };
+    if list.iter().any(|v| v.trim().is_empty()) {
+        return Err(ConfigError::Invalid(format!(
+            "{origin} has an empty entry; list the accepted values, or [\"*\"] to accept any"
+        )));
+    }
     if list.is_empty() {
         return Err(ConfigError::Invalid(format!(
             "{origin} is empty; list the accepted values, or `*` to accept any"
         )));
     }
-    if list.iter().any(|v| v == "*") {
-        if list.len() > 1 {
-            return Err(ConfigError::Invalid(format!(
-                "{origin}: `*` accepts any value and must stand alone"
-            )));
-        }
-        return Ok(None);
+    if list.iter().any(|v| v == "*") && list.len() > 1 {
+        return Err(ConfigError::Invalid(format!(
+            "{origin}: `*` accepts any value and must stand alone"
+        )));
     }
     Ok(Some(list))
 }
@@ -997,8 +1049,20 @@ fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
         }
         keys.push(Key::new(k.kid.clone(), &secret));
     }
-    let issuers = accepted_list(j.issuers.as_ref(), env, &j.issuers_env, "issuers")?;
-    let audiences = accepted_list(j.audiences.as_ref(), env, &j.audiences_env, "audiences")?;
+    let issuers = accepted_list(
+        j.issuers.as_ref(),
+        env,
+        &j.issuers_env,
+        j.issuers_default.as_ref(),
+        "issuers",
+    )?;
+    let audiences = accepted_list(
+        j.audiences.as_ref(),
+        env,
+        &j.audiences_env,
+        j.audiences_default.as_ref(),
+        "audiences",
+    )?;
     Ok(Policy {
         keys,
         issuers,
@@ -1006,6 +1070,8 @@ fn compile_jwt(j: &RawJwt, env: Env<'_>) -> Result<Policy, ConfigError> {
         leeway: j.leeway_seconds,
         max_lifetime: (j.max_lifetime_seconds > 0).then_some(j.max_lifetime_seconds),
         lifetime_from_now: j.max_lifetime_without_iat == WithoutIat::Remaining,
+        typ_required: j.typ == TypRule::Required,
+        audience_arrays: j.audience_arrays,
         selector: None,
         require: claim_values(&j.require, "jwt.require")?,
         require_any: alternatives(&j.require_any, "jwt.require_any")?,

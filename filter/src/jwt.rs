@@ -99,10 +99,14 @@ impl fmt::Display for ClaimPath {
 pub struct Policy {
     /// Keys in the order they are tried.
     pub keys: Vec<Key>,
-    /// Accepted `iss` values; `None` accepts any issuer.
+    /// Accepted `iss` values (`*`: any, but present); `None` does not check the issuer.
     pub issuers: Option<Vec<String>>,
-    /// Accepted `aud` values; `None` does not check the audience.
+    /// Accepted `aud` values (`*`: any, but present); `None` does not check the audience.
     pub audiences: Option<Vec<String>>,
+    /// The header's `typ` must be present and exactly `JWT`.
+    pub typ_required: bool,
+    /// An `aud` array may name the accepted audience.
+    pub audience_arrays: bool,
     /// Allowed clock skew in seconds for `exp`, `nbf` and `iat`.
     pub leeway: i64,
     /// Longest accepted lifetime (`exp` minus `iat`, else `nbf`) in seconds.
@@ -242,9 +246,10 @@ impl Policy {
             return Err(Denial::UnsupportedHeader);
         }
         match &header.typ {
-            None => {}
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
-            Some(_) => return Err(Denial::UnsupportedHeader),
+            None if !self.typ_required => {}
+            Some(Value::String(t)) if t == "JWT" => {}
+            Some(Value::String(t)) if !self.typ_required && t.eq_ignore_ascii_case("JWT") => {}
+            _ => return Err(Denial::UnsupportedHeader),
         }
         let kid = match &header.kid {
             None => None,
@@ -305,13 +310,20 @@ impl Policy {
             Some(_) => return Err(Denial::InvalidClaims),
         };
         if let Some(accepted) = &self.issuers {
-            if !issuer.is_some_and(|iss| accepted.iter().any(|a| a == iss)) {
+            if !issuer.is_some_and(|iss| accepted.iter().any(|a| a == "*" || a == iss)) {
                 return Err(Denial::IssuerNotAccepted);
             }
         }
+        let any_audience = self
+            .audiences
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|a| a == "*"));
         let audiences: Vec<&str> = match claims.get("aud") {
             None => Vec::new(),
             Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(_)) if !self.audience_arrays && !any_audience => {
+                return Err(Denial::AudienceNotAccepted)
+            }
             Some(Value::Array(items)) if !items.is_empty() => items
                 .iter()
                 .map(|v| v.as_str().ok_or(Denial::InvalidClaims))
@@ -321,7 +333,7 @@ impl Policy {
         if let Some(accepted) = &self.audiences {
             if !audiences
                 .iter()
-                .any(|aud| accepted.iter().any(|a| a == aud))
+                .any(|aud| accepted.iter().any(|a| a == "*" || a == aud))
             {
                 return Err(Denial::AudienceNotAccepted);
             }
@@ -392,6 +404,8 @@ mod tests {
             leeway: 30,
             max_lifetime: Some(86_400),
             lifetime_from_now: true,
+            typ_required: false,
+            audience_arrays: true,
             require: Vec::new(),
             require_any: Vec::new(),
             claim_types: Vec::new(),

@@ -42,6 +42,8 @@ fuzz_target!(|data: &[u8]| {
         max_lifetime: if mode & 8 == 0 { Some(86_400) } else { None },
         lifetime_from_now: mode & 16 == 0,
         selector: None,
+        typ_required: mode & 32 != 0,
+        audience_arrays: mode & 64 == 0,
         require_any: Vec::new(),
         claim_types: Vec::new(),
         require: Vec::new(),

@@ -206,25 +206,32 @@ fn file_setup(
         }
     }
 
-    let list = |v: &Option<Vec<String>>, var: &str| {
-        v.clone().or_else(|| {
-            env(var).map(|l| {
-                l.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-        })
-    };
     let mut accepts = Accepts {
         case_insensitive: raw.rooms.case_insensitive,
         key_origin: "the configured keys".into(),
         ..Accepts::default()
     };
     if let Some(j) = &raw.jwt {
-        accepts.issuers = list(&j.issuers, &j.issuers_env).filter(|v| !v.is_empty());
-        accepts.audiences = list(&j.audiences, &j.audiences_env).filter(|v| !v.is_empty());
+        // The lists as the filter compiled them (a configuration that loads has valid ones).
+        let env_fn = |name: &str| env(name);
+        accepts.issuers = roomgate_filter::config::accepted_list(
+            j.issuers.as_ref(),
+            &env_fn,
+            &j.issuers_env,
+            j.issuers_default.as_ref(),
+            "issuers",
+        )
+        .ok()
+        .flatten();
+        accepts.audiences = roomgate_filter::config::accepted_list(
+            j.audiences.as_ref(),
+            &env_fn,
+            &j.audiences_env,
+            j.audiences_default.as_ref(),
+            "audiences",
+        )
+        .ok()
+        .flatten();
         accepts.leeway = j.leeway_seconds;
         accepts.max_lifetime = j.max_lifetime_seconds;
         accepts.kids = j.keys.iter().filter_map(|k| k.kid.clone()).collect();
