@@ -178,6 +178,20 @@ pub struct RawRoute {
     /// Message for `gone` and `deny` routes.
     #[serde(default)]
     pub message: Option<String>,
+    /// A JWT that expired at most this many seconds ago still passes on this route (default 0):
+    /// for the routes a meeting keeps using after it started (Jitsi's BOSH and websocket), where
+    /// the server behind checks `exp` only when a participant joins.
+    #[serde(default)]
+    pub expired_grace_seconds: i64,
+    /// The pattern variable holding the tenant (default `tenant` when the pattern has `{tenant}`):
+    /// with `jwt.subjects`, a token's `sub` must be `*` or this tenant.
+    #[serde(default)]
+    pub tenant_param: Option<String>,
+    /// A request without any token passes (as on a public route, no identity forwarded); a token
+    /// that is there must be valid for the room. For pages a client reloads without its link's
+    /// token while the server behind guards the join (Jitsi's room page in front of Prosody).
+    #[serde(default)]
+    pub token_optional: bool,
 }
 
 /// How a rule matches the path.
@@ -241,6 +255,17 @@ pub struct RawJwt {
     /// `required` (exactly `JWT`, as Jitsi Meet's Prosody requires).
     #[serde(default)]
     pub typ: TypRule,
+    /// Domain verification, as Jitsi Meet's Prosody does it: the token's `sub` must be `*`, one of
+    /// these domains (ASCII case ignored), or on a route with a tenant, the tenant. Absent (and no
+    /// variable of `subjects_env` set, no `subjects_default`): `sub` is not checked.
+    #[serde(default)]
+    pub subjects: Option<Vec<String>>,
+    /// Variables read, in order, when `subjects` is absent (docker-jitsi-meet: `XMPP_DOMAIN`).
+    #[serde(default)]
+    pub subjects_env: Option<VarNames>,
+    /// Domains when no variable is set.
+    #[serde(default)]
+    pub subjects_default: Option<Vec<String>>,
     /// Clock skew allowed for `exp`, `nbf`, `iat` (seconds, 0–600; default 30).
     #[serde(default = "default_leeway")]
     pub leeway_seconds: i64,
@@ -385,6 +410,12 @@ pub struct RawRooms {
     /// (`"A-Za-z0-9_-"`: the videocall.rs media server's NATS-safe identifiers). Absent: any.
     #[serde(default)]
     pub allowed_characters: Option<String>,
+    /// Name rooms as Jitsi Meet does: the room of the URL (or `?room=`) becomes the MUC name the
+    /// web app builds (NFKC, lower-cased, percent-encoded like `encodeURIComponent`, lower-cased
+    /// again: `/München` is `m%c3%bcnchen`), and a token's room claim must equal it ignoring ASCII
+    /// case, as Prosody compares. Implies `case_insensitive`.
+    #[serde(default)]
+    pub jitsi_names: bool,
 }
 
 impl Default for RawRooms {
@@ -394,6 +425,7 @@ impl Default for RawRooms {
             wildcard: false,
             query_param: default_room_query(),
             allowed_characters: None,
+            jitsi_names: false,
         }
     }
 }
@@ -902,7 +934,21 @@ impl Gate {
             policy
         });
 
-        let ci = raw.rooms.case_insensitive;
+        let ci = raw.rooms.case_insensitive || raw.rooms.jitsi_names;
+        let jn = raw.rooms.jitsi_names;
+        let domains = match &raw.jwt {
+            Some(j) => accepted_list(
+                j.subjects.as_ref(),
+                env,
+                j.subjects_env
+                    .as_ref()
+                    .unwrap_or(&VarNames::Many(Vec::new())),
+                j.subjects_default.as_ref(),
+                "subjects",
+            )?
+            .map(|v| v.iter().map(|d| d.to_ascii_lowercase()).collect::<Vec<_>>()),
+            None => None,
+        };
         if raw
             .revoked
             .rooms
@@ -922,14 +968,14 @@ impl Gate {
                 .revoked
                 .rooms
                 .iter()
-                .map(|r| fold(r, ci))
+                .map(|r| fold(r, ci, jn))
                 .collect::<HashSet<_>>(),
             jtis: raw.revoked.jtis.iter().cloned().collect(),
             issued_before: raw
                 .revoked
                 .issued_before
                 .iter()
-                .map(|(r, t)| (fold(r, ci), *t))
+                .map(|(r, t)| (fold(r, ci, jn), *t))
                 .collect(),
         };
         Ok(Gate {
@@ -942,7 +988,9 @@ impl Gate {
             jwt,
             statics: statics.unwrap_or_default(),
             identities,
-            case_insensitive: raw.rooms.case_insensitive,
+            case_insensitive: raw.rooms.case_insensitive || raw.rooms.jitsi_names,
+            jitsi_names: raw.rooms.jitsi_names,
+            domains,
             wildcard: raw.rooms.wildcard,
             room_chars: raw
                 .rooms
@@ -963,7 +1011,7 @@ impl Gate {
 /// the identity and admin claims, and every required claim.
 fn claim_selector(policy: &Policy, ids: &Identities, routes: &[Route]) -> crate::json::Selector {
     let mut selector = crate::json::Selector::default();
-    for name in ["exp", "nbf", "iat", "iss", "aud", "jti"] {
+    for name in ["exp", "nbf", "iat", "iss", "aud", "jti", "sub"] {
         selector.add(&[name.to_owned()]);
     }
     let paths = std::iter::once(&ids.room)
@@ -1143,8 +1191,10 @@ fn check_static_token(token: &str, what: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn fold(room: &str, case_insensitive: bool) -> String {
-    if case_insensitive {
+fn fold(room: &str, case_insensitive: bool, jitsi: bool) -> String {
+    if jitsi {
+        crate::engine::jitsi_room_name(room)
+    } else if case_insensitive {
         room.to_ascii_lowercase()
     } else {
         room.to_owned()
@@ -1196,7 +1246,7 @@ fn compile_static(
                 "static_tokens: a room name is empty".into(),
             ));
         }
-        let folded = fold(&room, case_insensitive);
+        let folded = fold(&room, case_insensitive, false);
         if map.values().any(|r: &String| *r == folded) {
             return Err(ConfigError::Invalid(format!(
                 "static_tokens: room {room:?} has two tokens"
@@ -1282,6 +1332,30 @@ fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, Con
             ));
         }
     }
+    if r.expired_grace_seconds != 0 {
+        if !(0..=7 * 86_400).contains(&r.expired_grace_seconds) {
+            return Err(err("`expired_grace_seconds` is 0 to 604800 (7 days)".into()));
+        }
+        if !has_jwt || !matches!(r.kind, RouteKind::Room | RouteKind::Authenticated) {
+            return Err(err(
+                "`expired_grace_seconds` applies to room and authenticated routes with a `jwt` section"
+                    .into(),
+            ));
+        }
+    }
+    let tenant_param = match (&r.tenant_param, &path) {
+        (Some(t), PathMatch::Pattern(p)) if p.has_var(t) => Some(t.clone()),
+        (Some(t), _) => {
+            return Err(err(format!(
+                "tenant_param {t:?} is not a variable of the pattern"
+            )))
+        }
+        (None, PathMatch::Pattern(p)) if p.has_var("tenant") => Some("tenant".into()),
+        (None, _) => None,
+    };
+    if r.token_optional && r.kind != RouteKind::Room {
+        return Err(err("`token_optional` applies to room routes".into()));
+    }
     if r.message.is_some() && !matches!(r.kind, RouteKind::Gone | RouteKind::Deny) {
         return Err(err(
             "`message` only applies to `gone` and `deny` routes".into()
@@ -1295,6 +1369,9 @@ fn compile_route(index: usize, r: &RawRoute, has_jwt: bool) -> Result<Route, Con
         require: claim_values(&r.require, &format!("routes[{index}].require"))?,
         require_any: alternatives(&r.require_any, &format!("routes[{index}].require_any"))?,
         message: r.message.clone(),
+        expired_grace: r.expired_grace_seconds,
+        token_optional: r.token_optional,
+        tenant_param,
         label: match &r.path {
             RawMatch::Exact(p) => format!("exact:{p}"),
             RawMatch::Prefix(p) => format!("prefix:{p}"),

@@ -66,6 +66,12 @@ pub struct Route {
     pub(crate) require: Vec<(ClaimPath, Value)>,
     pub(crate) require_any: Vec<Vec<(ClaimPath, Value)>>,
     pub(crate) message: Option<String>,
+    /// Seconds past `exp` a JWT still passes on this route.
+    pub(crate) expired_grace: i64,
+    /// A request without a token passes.
+    pub(crate) token_optional: bool,
+    /// The pattern variable holding the tenant, if the route has one.
+    pub(crate) tenant_param: Option<String>,
     /// The rule as written, for logs (`pattern:/{room}`).
     pub label: String,
 }
@@ -137,6 +143,10 @@ pub struct Gate {
     pub(crate) statics: StaticTokens,
     pub(crate) identities: Identities,
     pub(crate) case_insensitive: bool,
+    /// Rooms are named as Jitsi Meet's web app names the MUC ([`jitsi_room_name`]).
+    pub(crate) jitsi_names: bool,
+    /// Domain verification: the accepted `sub` domains (lower-case), if any.
+    pub(crate) domains: Option<Vec<String>>,
     pub(crate) wildcard: bool,
     pub(crate) room_query: String,
     /// The characters a token's room claim may use (`rooms.allowed_characters`); `None`: any.
@@ -219,6 +229,48 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
+}
+
+/// The MUC name Jitsi Meet's web app builds from a room name (`getBackendSafeRoomName`): NFKC,
+/// lower-cased, percent-encoded as `encodeURIComponent` does, lower-cased again. `room` is the
+/// name once percent-decoded (as the gate reads paths and queries), so `/München`,
+/// `/M%C3%BCNCHEN` and `?room=m%c3%bcnchen` all name `m%c3%bcnchen`.
+pub fn jitsi_room_name(room: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let normal: String = room.nfkc().collect::<String>().to_lowercase();
+    let mut out = String::with_capacity(normal.len());
+    for b in normal.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(char::from(b.to_ascii_lowercase()));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Whether `room` is a name [`jitsi_room_name`] can produce: lower-case unreserved characters and
+/// `%xx` escapes only.
+fn is_jitsi_name(room: &str) -> bool {
+    let b = room.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let hex = |j: usize| {
+                b.get(j)
+                    .is_some_and(|h| h.is_ascii_digit() || (b'a'..=b'f').contains(h))
+            };
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.!~*'()".contains(&c) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    !room.is_empty()
 }
 
 /// Makes a claim value safe as a header value that always reads back as exactly one value: bytes
@@ -418,7 +470,13 @@ impl Gate {
     fn forward_identity(&self, cred: &Credential, room: Option<&str>, edits: &mut Vec<Edit>) {
         let f = &self.forward;
         if let Some(room) = room {
-            edits.push(Edit::Set(f.room.clone(), header_safe(room)));
+            // A Jitsi MUC name is already one safe value (unreserved characters and `%xx`).
+            let value = if self.jitsi_names && is_jitsi_name(room) {
+                room.to_owned()
+            } else {
+                header_safe(room)
+            };
+            edits.push(Edit::Set(f.room.clone(), value));
         }
         if let Some(sub) = &cred.subject {
             edits.push(Edit::Set(f.subject.clone(), header_safe(sub)));
@@ -475,6 +533,12 @@ impl Gate {
             break;
         }
         let route = v.route.and_then(|i| self.routes.get(i));
+        let tenant = route.and_then(|r| {
+            let name = r.tenant_param.as_deref()?;
+            r.path
+                .matches_with(&target, Some(name), Case::Ignored)
+                .flatten()
+        });
         match v.kind {
             RouteKind::Public => {
                 return Ok(Grant {
@@ -508,6 +572,15 @@ impl Gate {
         if query_rooms.len() > 1 {
             return Err(Denial::BadRequest);
         }
+        let query_rooms: Vec<String> = if self.jitsi_names {
+            query_rooms.iter().map(|r| jitsi_room_name(r)).collect()
+        } else {
+            query_rooms
+        };
+        let captured = match captured {
+            Some(room) if self.jitsi_names => Some(jitsi_room_name(&room)),
+            other => other,
+        };
         let requested = match room_from {
             Some(RoomFrom::Path) => Some(captured.ok_or(Denial::BadRequest)?),
             Some(RoomFrom::Query) => Some(
@@ -526,10 +599,20 @@ impl Gate {
             }
         }
 
-        let found = sources::find(&self.sources, headers, &target, self.max_token_bytes)?
-            .ok_or(Denial::MissingToken)?;
+        let Some(found) = sources::find(&self.sources, headers, &target, self.max_token_bytes)?
+        else {
+            if route.is_some_and(|r| r.token_optional) {
+                return Ok(Grant {
+                    credential: None,
+                    room: None,
+                    strip: Vec::new(),
+                });
+            }
+            return Err(Denial::MissingToken);
+        };
         v.source = found.sources.first().map(|s| s.label());
-        let cred = self.authenticate(&found.token, now)?;
+        let grace = route.map_or(0, |r| r.expired_grace);
+        let cred = self.authenticate(&found.token, now, grace)?;
         // A credential for one room carries that room's revocations to every route it is used
         // on (admin and authenticated routes too), not only to the room's own pages.
         if let RoomGrant::One(granted) = &cred.room {
@@ -537,6 +620,9 @@ impl Gate {
                 v.room = Some(granted.clone());
             }
             self.check_revoked(granted, &cred)?;
+        }
+        if let (Some(domains), Some(jwt)) = (&self.domains, &cred.jwt) {
+            self.verify_domain(domains, jwt, tenant.as_deref())?;
         }
         // The admin static token opens admin routes only; it is nobody's identity elsewhere.
         let admin_token = cred.admin && cred.jwt.is_none();
@@ -594,6 +680,31 @@ impl Gate {
         })
     }
 
+    /// Jitsi Meet's domain verification: `sub` is `*`, or the tenant of the URL where there is
+    /// one, or else one of the accepted domains (ASCII case ignored, as Prosody lower-cases it).
+    fn verify_domain(
+        &self,
+        domains: &[String],
+        jwt: &Verified,
+        tenant: Option<&str>,
+    ) -> Result<(), Denial> {
+        let Some(Value::String(sub)) = jwt.claim(&ClaimPath::single("sub")) else {
+            return Err(Denial::InvalidClaims);
+        };
+        let accepted = sub == "*"
+            || match tenant {
+                Some(t) => sub.eq_ignore_ascii_case(t),
+                None => domains
+                    .iter()
+                    .any(|d| d == "*" || sub.eq_ignore_ascii_case(d)),
+            };
+        if accepted {
+            Ok(())
+        } else {
+            Err(Denial::DomainMismatch)
+        }
+    }
+
     /// Closed rooms refuse everyone; a room's cut-off refuses JWTs issued before it.
     fn check_revoked(&self, room: &str, cred: &Credential) -> Result<(), Denial> {
         if self.revoked.is_empty() {
@@ -618,11 +729,11 @@ impl Gate {
         Ok(())
     }
 
-    fn authenticate(&self, token: &str, now: i64) -> Result<Credential, Denial> {
+    fn authenticate(&self, token: &str, now: i64, grace: i64) -> Result<Credential, Denial> {
         let jwt_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
         match &self.jwt {
             Some(policy) if jwt_shaped || self.statics.is_empty() => {
-                let jwt = policy.verify(token, now)?;
+                let jwt = policy.verify_with_grace(token, now, grace)?;
                 self.jwt_credential(jwt)
             }
             _ => self.static_credential(token),

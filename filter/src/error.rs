@@ -98,6 +98,9 @@ pub enum Denial {
     RoomMismatch,
     /// The token is valid but names no room, and the route needs one.
     RoomNotInToken,
+    /// Domain verification: the token's `sub` is neither `*`, nor the URL's tenant, nor an
+    /// accepted domain (Jitsi Meet).
+    DomainMismatch,
     /// The route is admin-only and the credential is not an admin's.
     AdminRequired,
     /// The admin static token was sent to a route that is not an admin route: it opens admin
@@ -118,7 +121,7 @@ pub enum Denial {
 
 impl Denial {
     /// Every denial, for metrics defined up front.
-    pub const ALL: [Denial; 28] = [
+    pub const ALL: [Denial; 29] = [
         Self::MissingToken,
         Self::AmbiguousToken,
         Self::TokenTooLarge,
@@ -140,6 +143,7 @@ impl Denial {
         Self::RoomClosed,
         Self::RoomMismatch,
         Self::RoomNotInToken,
+        Self::DomainMismatch,
         Self::AdminRequired,
         Self::AdminTokenOutsideAdmin,
         Self::Forbidden,
@@ -172,6 +176,7 @@ impl Denial {
             | Self::TokenRevoked => 401,
             Self::RoomMismatch
             | Self::RoomNotInToken
+            | Self::DomainMismatch
             | Self::AdminRequired
             | Self::AdminTokenOutsideAdmin
             | Self::Forbidden
@@ -202,7 +207,7 @@ impl Denial {
             | Self::AudienceNotAccepted
             | Self::RequiredClaim
             | Self::UnknownStaticToken => "invalid_token",
-            Self::RoomMismatch | Self::RoomNotInToken => "room_mismatch",
+            Self::RoomMismatch | Self::RoomNotInToken | Self::DomainMismatch => "room_mismatch",
             Self::TokenRevoked => "token_revoked",
             Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
@@ -235,6 +240,7 @@ impl Denial {
             Self::UnknownStaticToken => "unknown_static_token",
             Self::RoomMismatch => "room_mismatch",
             Self::RoomNotInToken => "room_not_in_token",
+            Self::DomainMismatch => "domain_mismatch",
             Self::TokenRevoked => "token_revoked",
             Self::RoomClosed => "room_closed",
             Self::AdminRequired => "admin_required",
@@ -271,6 +277,7 @@ impl Denial {
             Self::UnknownStaticToken => "the token is not valid",
             Self::RoomMismatch => "the token is not valid for this room",
             Self::RoomNotInToken => "the token does not name a room",
+            Self::DomainMismatch => "the token is not valid for this domain or tenant",
             Self::TokenRevoked => "the token has been revoked",
             Self::RoomClosed => "this room has been closed",
             Self::AdminRequired => "this route needs an admin credential",

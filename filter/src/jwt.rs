@@ -227,6 +227,13 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
 impl Policy {
     /// Verifies a compact JWT at time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<Verified, Denial> {
+        self.verify_with_grace(token, now, 0)
+    }
+
+    /// [`Policy::verify`], but a token that expired at most `grace` seconds ago (beyond the
+    /// leeway) still passes: for routes that keep a meeting going which started with a valid
+    /// token (BOSH and websocket reconnects), where the server behind checks `exp` at join.
+    pub fn verify_with_grace(&self, token: &str, now: i64, grace: i64) -> Result<Verified, Denial> {
         let mut parts = token.split('.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -286,7 +293,7 @@ impl Policy {
         let exp = numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?;
         let nbf = numeric_date(&claims, "nbf")?;
         let iat = numeric_date(&claims, "iat")?;
-        if now >= exp.saturating_add(self.leeway) {
+        if now >= exp.saturating_add(self.leeway).saturating_add(grace) {
             return Err(Denial::Expired);
         }
         let future = now.saturating_add(self.leeway);

@@ -23,6 +23,9 @@ pub enum Profile {
 
 /// videocall.rs's fixed issuer (`RoomAccessTokenClaims::ISSUER`).
 pub const VIDEOCALL_ISSUER: &str = "videocall-meeting-backend";
+/// How long a Jitsi meeting goes on over BOSH and websocket reconnects after its token expired.
+pub const JITSI_CALL_GRACE: i64 = 86_400;
+
 /// Jitsi's usual audience when `JWT_ACCEPTED_AUDIENCES` is not set.
 pub const JITSI_AUDIENCE: &str = "jitsi";
 /// The filter's default `max_lifetime_seconds`.
@@ -312,16 +315,40 @@ pub fn filter_config(profile: Option<Profile>, s: &Settings) -> Value {
                         .map(|p| public(json!({ "prefix": p }))),
                 )
                 .collect();
+            // Prosody checks `exp` only when a participant joins: a meeting that started with a
+            // valid token goes on over BOSH and websocket reconnects (a day at most here), while
+            // Prosody refuses a new login with the expired token. The room page is the same file
+            // for every room; the web app reloads it without `?jwt=`, so a token is checked when
+            // there is one.
             routes.extend([
-                json!({"match": {"exact": "/xmpp-websocket"}, "kind": "room", "room_from": "query"}),
-                json!({"match": {"exact": "/http-bind"}, "kind": "room", "room_from": "query"}),
-                json!({"match": {"pattern": "/{room}"}, "kind": "room"}),
+                json!({"match": {"exact": "/xmpp-websocket"}, "kind": "room", "room_from": "query",
+                       "expired_grace_seconds": JITSI_CALL_GRACE}),
+                json!({"match": {"exact": "/http-bind"}, "kind": "room", "room_from": "query",
+                       "expired_grace_seconds": JITSI_CALL_GRACE}),
+                json!({"match": {"pattern": "/{room}"}, "kind": "room", "token_optional": true}),
             ]);
+            let mut jwt = jwt_section(s);
+            if let Value::Object(j) = &mut jwt {
+                // Prosody's token checks (luajwtjitsi and token/util): `typ` exactly JWT, `iss`
+                // and `aud` present and accepted (`*` by default for the audience; an `aud` array
+                // only where any audience is accepted), `sub` verified against the XMPP domain.
+                j.insert("typ".into(), json!("required"));
+                j.insert("audience_arrays".into(), json!(false));
+                if s.policy_from_env {
+                    j.insert("issuers_env".into(), json!([ISSUERS_ENV, "JWT_APP_ID"]));
+                    j.insert("audiences_default".into(), json!(["*"]));
+                } else if s.audiences.is_empty() {
+                    j.insert("audiences".into(), json!(["*"]));
+                }
+                j.insert("subjects_env".into(), json!("XMPP_DOMAIN"));
+                j.insert("subjects_default".into(), json!(["meet.jitsi"]));
+            }
             json!({
                 "mode": mode(s),
                 "token_sources": ["bearer", {"query": "jwt"}, {"query": "token"}],
-                "jwt": jwt_section(s),
-                "rooms": {"case_insensitive": !s.case_sensitive, "wildcard": true},
+                "jwt": jwt,
+                "rooms": {"case_insensitive": !s.case_sensitive, "wildcard": true,
+                          "jitsi_names": !s.case_sensitive},
                 // In front of a server that verifies again: Prosody (AUTH_TYPE=jwt) checks the
                 // same token, so it must reach it.
                 "strip_token": false,

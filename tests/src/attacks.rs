@@ -140,7 +140,7 @@ const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 /// A Jitsi payload for room `standup` with `rest` after the identity claims.
 fn jp(rest: &str) -> String {
-    format!(r#"{{"iss":"roomgate","aud":"jitsi","sub":"alice",{rest}}}"#)
+    format!(r#"{{"iss":"roomgate","aud":"jitsi","sub":"meet.jitsi",{rest}}}"#)
 }
 
 /// The good Jitsi payload.
@@ -407,7 +407,7 @@ fn wide_header(n: usize) -> String {
 /// (for cost fences: everything before the MAC must be linear in the header's size).
 pub fn wide_header_token(keys: usize, secret: &'static str, now: i64) -> String {
     forge(
-        &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(keys)),
+        &format!(r#"{{"alg":"HS256","typ":"JWT",{}}}"#, wide_header(keys)),
         &good(),
     )
     .secret(secret)
@@ -439,9 +439,21 @@ pub fn cases() -> Vec<Case> {
         .bearer()
         .forged(forge(r#"{"alg":"HS256","kid":"k1"}"#, &good()))
         .allow(),
-        case("control_typ_compares_ignoring_case", "jitsi", q)
+        case(
+            "control_typ_compares_ignoring_case",
+            "attack-sources",
+            "/standup",
+        )
+        .bearer()
+        .forged(forge(r#"{"alg":"HS256","typ":"jwt"}"#, &good()))
+        .allow(),
+        // Jitsi Meet's Prosody wants `typ` exactly `JWT`, so the Jitsi example does too.
+        case("jitsi_refuses_a_lower_case_typ_as_prosody_does", "jitsi", q)
             .jitsi_q(forge(r#"{"alg":"HS256","typ":"jwt"}"#, &good()))
-            .allow(),
+            .deny(401, "invalid_token"),
+        case("jitsi_refuses_a_missing_typ_as_prosody_does", "jitsi", q)
+            .jitsi_q(forge(r#"{"alg":"HS256"}"#, &good()))
+            .deny(401, "invalid_token"),
     ];
 
     // Algorithm: the configuration decides, never the token.
@@ -877,7 +889,7 @@ pub fn cases() -> Vec<Case> {
     ] {
         // `jp` already carries aud; cases about aud replace it.
         let payload = if rest.contains("\"aud\"") {
-            format!(r#"{{"iss":"roomgate","sub":"alice",{rest}}}"#)
+            format!(r#"{{"iss":"roomgate","sub":"meet.jitsi",{rest}}}"#)
         } else {
             jp(rest)
         };
@@ -1169,11 +1181,12 @@ pub fn cases() -> Vec<Case> {
             403,
             "room_mismatch",
         ),
+        // Jitsi Meet's web app NFKC-normalises room names: a fullwidth `ｓ` is `s` to its MUC.
         (
-            "a_fullwidth_look_alike_is_another_room",
+            "a_fullwidth_letter_is_the_letter_jitsi_normalises_it_to",
             "/%EF%BD%93tandup?jwt={token}",
-            403,
-            "room_mismatch",
+            200,
+            "",
         ),
         (
             "a_combining_accent_makes_another_room",
@@ -1270,7 +1283,7 @@ pub fn cases() -> Vec<Case> {
         case(
             "a_very_long_path_without_a_token_is_401",
             "jitsi",
-            &format!("/{}", "a".repeat(8000)),
+            &format!("/xmpp-websocket?room={}", "a".repeat(8000)),
         )
         .deny(401, "missing_token"),
         case(
@@ -1401,10 +1414,14 @@ pub fn cases() -> Vec<Case> {
         .header("authorization", "Bearer   {token}")
         .jitsi_q(g())
         .allow(),
-        case("a_tab_after_the_scheme_is_not_bearer", "jitsi", "/standup")
-            .header("authorization", "Bearer\t{token}")
-            .jitsi_q(g())
-            .deny(401, "missing_token"),
+        case(
+            "a_tab_after_the_scheme_is_not_bearer",
+            "jitsi",
+            "/xmpp-websocket?room=standup",
+        )
+        .header("authorization", "Bearer\t{token}")
+        .jitsi_q(g())
+        .deny(401, "missing_token"),
         case(
             "a_bare_bearer_scheme_is_an_empty_token",
             "jitsi",
@@ -1412,17 +1429,25 @@ pub fn cases() -> Vec<Case> {
         )
         .header("authorization", "Bearer")
         .deny(401, "invalid_token"),
-        case("basic_credentials_are_not_a_token", "jitsi", "/standup")
-            .header("authorization", "Basic YWxpY2U6c2VjcmV0")
-            .deny(401, "missing_token"),
-        case("another_scheme_is_not_a_token", "jitsi", "/standup")
-            .header("authorization", "Token {token}")
-            .jitsi_q(g())
-            .deny(401, "missing_token"),
+        case(
+            "basic_credentials_are_not_a_token",
+            "jitsi",
+            "/xmpp-websocket?room=standup",
+        )
+        .header("authorization", "Basic YWxpY2U6c2VjcmV0")
+        .deny(401, "missing_token"),
+        case(
+            "another_scheme_is_not_a_token",
+            "jitsi",
+            "/xmpp-websocket?room=standup",
+        )
+        .header("authorization", "Token {token}")
+        .jitsi_q(g())
+        .deny(401, "missing_token"),
         case(
             "a_scheme_glued_to_the_token_is_not_bearer",
             "jitsi",
-            "/standup",
+            "/xmpp-websocket?room=standup",
         )
         .header("authorization", "Bearer{token}")
         .jitsi_q(g())
@@ -1584,7 +1609,7 @@ pub fn cases() -> Vec<Case> {
         .jitsi_q(g())
         .allow()
         .up("x-roomgate-room", "standup")
-        .up("x-roomgate-subject", "alice")
+        .up("x-roomgate-subject", "meet.jitsi")
         .up("x-roomgate-admin", "false")
         .up("x-roomgate-auth", "jwt")
         .up_absent("x-roomgate-name")
@@ -1833,7 +1858,7 @@ fn review() -> Vec<B> {
         .bearer()
         .forged(
             forge(
-                &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(2000)),
+                &format!(r#"{{"alg":"HS256","typ":"JWT",{}}}"#, wide_header(2000)),
                 &good(),
             )
             .secret(OTHER_SECRET),
@@ -1846,7 +1871,7 @@ fn review() -> Vec<B> {
         )
         .bearer()
         .forged(forge(
-            &format!(r#"{{"alg":"HS256",{}}}"#, wide_header(2000)),
+            &format!(r#"{{"alg":"HS256","typ":"JWT",{}}}"#, wide_header(2000)),
             &good(),
         ))
         .allow(),
@@ -1919,13 +1944,17 @@ fn review() -> Vec<B> {
         )
         .jwt(jitsi_claims("*"))
         .allow()
-        .up("x-roomgate-room", "r1%2Cr2"),
+        .up("x-roomgate-room", "r1%2cr2"),
         case(
             "a_subject_with_a_comma_and_semicolon_is_forwarded_as_one_value",
-            "jitsi",
+            "demo",
             q,
         )
-        .jwt(with(j.clone(), "sub", json!("alice, admin; x=\"y\"")))
+        .jwt(with(
+            with(j.clone(), "iss", json!("roomgate-demo")),
+            "sub",
+            json!("alice, admin; x=\"y\""),
+        ))
         .allow()
         .up("x-roomgate-subject", "alice%2C admin%3B x=%22y%22"),
         case("a_name_with_edge_spaces_keeps_them", "jitsi", q)

@@ -424,7 +424,7 @@ impl B {
 
 pub(crate) fn jitsi_claims(room: &str) -> Value {
     serde_json::json!({
-        "iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": room,
+        "iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": room,
         "nbf": "@now", "exp": "@now+600",
         "context": {"user": {"name": "Alice", "moderator": true}}
     })
@@ -464,18 +464,38 @@ pub fn cases() -> Vec<Case> {
         case("a_public_asset_needs_no_token", "jitsi", "/libs/app.bundle.min.js").allow()
             .up_target("/libs/app.bundle.min.js"),
         case("the_site_root_is_public", "jitsi", "/").allow(),
-        case("a_room_page_without_a_token_is_401", "jitsi", "/standup").deny(401, "missing_token"),
+        // The room page is the same file for every room and the web app reloads it without its
+        // `?jwt=`: it loads without a token (Prosody guards the join), never with a wrong one.
+        case("a_room_page_without_a_token_loads", "jitsi", "/standup").allow()
+            .up_absent("x-roomgate-room").up_absent("x-roomgate-auth"),
+        case("the_websocket_without_a_token_is_401", "jitsi", "/xmpp-websocket?room=standup")
+            .deny(401, "missing_token"),
         case("a_room_page_with_its_jwt_is_allowed_and_the_token_stripped", "jitsi", "/standup?jwt={token}")
             .jwt(j.clone()).allow().up_target("/standup")
-            .up("x-roomgate-room", "standup").up("x-roomgate-subject", "alice")
+            .up("x-roomgate-room", "standup").up("x-roomgate-subject", "meet.jitsi")
             .up("x-roomgate-name", "Alice").up("x-roomgate-moderator", "true")
             .up("x-roomgate-admin", "false").up("x-roomgate-auth", "jwt"),
         case("other_query_parameters_survive_token_stripping", "jitsi", "/standup?lang=de&jwt={token}&x=%41")
             .jwt(j.clone()).allow().up_target("/standup?lang=de&x=%41"),
         case("a_bearer_header_works_on_a_room_page_and_is_stripped", "jitsi", "/standup")
             .bearer().jwt(j.clone()).allow().up_absent("authorization"),
-        case("jitsi_rooms_compare_ignoring_ascii_case", "jitsi", "/StandUp?jwt={token}")
-            .jwt(j.clone()).allow().up("x-roomgate-room", "StandUp"),
+        case("jitsi_rooms_are_named_as_its_muc_names_them", "jitsi", "/StandUp?jwt={token}")
+            .jwt(j.clone()).allow().up("x-roomgate-room", "standup"),
+        case("a_non_ascii_jitsi_room_is_its_percent_encoded_muc_name", "jitsi", "/M%C3%BCnchen?jwt={token}")
+            .jwt(jitsi_claims("m%C3%BCnchen")).allow().up("x-roomgate-room", "m%c3%bcnchen"),
+        case("the_websocket_of_a_non_ascii_room_binds_the_same_muc_name", "jitsi",
+             "/xmpp-websocket?room=m%c3%bcnchen&token={token}")
+            .jwt(jitsi_claims("m%C3%BCnchen")).allow().up("x-roomgate-room", "m%c3%bcnchen"),
+        case("a_decoded_non_ascii_room_claim_is_not_the_muc_name", "jitsi", "/M%C3%BCnchen?jwt={token}")
+            .jwt(jitsi_claims("m\u{fc}nchen")).deny(403, "room_mismatch"),
+        case("a_bosh_request_goes_on_after_the_token_expired", "jitsi", "/http-bind?room=standup")
+            .bearer().jwt(with(j.clone(), "exp", json!("@now-3600"))).allow(),
+        case("a_page_load_with_an_expired_token_is_401", "jitsi", "/standup?jwt={token}")
+            .jwt(with(j.clone(), "exp", json!("@now-3600"))).deny(401, "token_expired"),
+        case("a_token_for_another_domain_is_403", "jitsi", "/standup?jwt={token}")
+            .jwt(with(j.clone(), "sub", json!("other.example"))).deny(403, "room_mismatch"),
+        case("a_wildcard_domain_token_is_accepted", "jitsi", "/standup?jwt={token}")
+            .jwt(with(j.clone(), "sub", json!("*"))).allow(),
         case("a_token_for_room_a_cannot_enter_room_b", "jitsi", "/retro?jwt={token}")
             .jwt(j.clone()).deny(403, "room_mismatch"),
         case("a_percent_encoded_room_is_the_decoded_room", "jitsi", "/%73tandup?jwt={token}")
@@ -546,8 +566,8 @@ pub fn cases() -> Vec<Case> {
             .header("x-roomgate-room", "retro").header("x-roomgate-admin", "true")
             .header("x-roomgate-name", "Mallory").jwt(j.clone()).allow()
             .up("x-roomgate-room", "standup").up("x-roomgate-admin", "false").up("x-roomgate-name", "Alice"),
-        case("claims_cannot_inject_headers", "jitsi", "/standup?jwt={token}")
-            .jwt(json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600",
+        case("claims_cannot_inject_headers", "demo", "/standup?jwt={token}")
+            .jwt(json!({"iss": "roomgate-demo", "aud": "jitsi", "room": "standup", "exp": "@now+600",
                         "sub": "a\r\nx-injected: 1", "context": {"user": {"name": "Jos\u{e9}\n"}}}))
             .allow().up("x-roomgate-subject", "a%0D%0Ax-injected: 1").up("x-roomgate-name", "Jos%C3%A9%0A")
             .up_absent("x-injected"),

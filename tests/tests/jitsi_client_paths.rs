@@ -138,11 +138,16 @@ fn now() -> i64 {
 }
 
 fn token(secret: &'static str, room: &str) -> String {
+    token_expiring(secret, room, "@now+600")
+}
+
+/// A Jitsi token as Prosody accepts it: `sub` is docker-jitsi-meet's XMPP domain (`meet.jitsi`).
+fn token_expiring(secret: &'static str, room: &str, exp: &str) -> String {
     Token::Jwt {
         secret,
         kid: None,
-        claims: json!({"iss": "meet.example.com", "aud": "jitsi", "sub": "meet.example.com",
-                       "room": room, "exp": "@now+600",
+        claims: json!({"iss": "meet.example.com", "aud": "jitsi", "sub": "meet.jitsi",
+                       "room": room, "exp": exp,
                        "context": {"user": {"name": "Alice", "moderator": true}}}),
     }
     .render(now())
@@ -189,6 +194,7 @@ fn need(target: impl Into<String>, want: Want) -> Need {
 fn client_requests(secret: &'static str) -> Vec<Need> {
     let t = token(secret, "standup");
     let any = token(secret, "*");
+    let expired = token_expiring(secret, "standup", "@now-3600");
     let mut needs: Vec<Need> = [
         "/",
         "/config.js",
@@ -216,7 +222,15 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
     needs.extend([
         // The room page, its websocket and BOSH: the token's room, and no other.
         need(format!("/standup?jwt={t}"), Forward),
-        need("/standup", Status(401)),
+        // The web app drops `?jwt=` from the address bar: a reload loads the page without it
+        // (Prosody guards the join), and a wrong or expired token is still refused.
+        need("/standup", Forward),
+        need(format!("/retro?jwt={t}"), Status(403)),
+        need(format!("/standup?jwt={expired}"), Status(401)),
+        // A meeting goes on after its token expired: BOSH and websocket reconnects pass,
+        // as Prosody checks `exp` only at join.
+        need(format!("/http-bind?room=standup&token={expired}"), Forward),
+        need(format!("/xmpp-websocket?room=standup&token={expired}"), Forward),
         need(format!("/xmpp-websocket?room=standup&token={t}"), Forward),
         need("/xmpp-websocket?room=standup", Status(401)),
         need(format!("/xmpp-websocket?room=retro&token={t}"), Status(403)),
@@ -230,7 +244,8 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
             Forward,
         ),
         // Not public: colibri-ws is a tenant in docker-jitsi-meet (its page, Prosody, files),
-        // /transcripts/ holds Jigasi's transcripts, /health is a room page to nginx.
+        // /transcripts/ holds Jigasi's transcripts. /health is a room page to nginx (loaded as
+        // any room page is).
         need("/colibri-ws/jvb1/abc?pwd=x", Denied),
         need("/colibri-ws/standup", Denied),
         need("/colibri-ws/xmpp-websocket?room=standup", Denied),
@@ -238,7 +253,7 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
         need("/colibri-ws/transcripts/call.txt", Denied),
         need("/transcripts/call.txt", Denied),
         need("/etherpad/p/standup", Denied),
-        need("/health", Denied),
+        need("/health", Forward),
     ]);
     needs.push(Need {
         target: "/http-bind?room=standup".into(),
