@@ -59,6 +59,14 @@ pub const JITSI_PUBLIC_PREFIXES: &[&str] = &[
     "/libs/", "/css/", "/static/", "/images/", "/fonts/", "/lang/", "/sounds/",
 ];
 
+/// The static folders of docker-jitsi-meet's `meet.conf` that the web client does not need
+/// (`transcripts` holds Jigasi's transcripts): denied, so no tenant route reaches them.
+pub const JITSI_GUARDED_FOLDERS: &[&str] = &[
+    "/transcripts/",
+    "/connection_optimization/",
+    "/.well-known/",
+];
+
 impl Profile {
     /// The profile's name on the command line.
     pub fn name(self) -> &'static str {
@@ -326,6 +334,34 @@ pub fn filter_config(profile: Option<Profile>, s: &Settings) -> Value {
                 json!({"match": {"exact": "/http-bind"}, "kind": "room", "room_from": "query",
                        "expired_grace_seconds": JITSI_CALL_GRACE}),
                 json!({"match": {"pattern": "/{room}"}, "kind": "room", "token_optional": true}),
+            ]);
+            // meet.conf's other static folders (Jigasi's transcripts among them) are nobody's room
+            // and no tenant's: refused before the tenant routes could read them as `/{tenant}/…`.
+            routes.extend(
+                JITSI_GUARDED_FOLDERS
+                    .iter()
+                    .map(|p| json!({"match": {"prefix": p}, "kind": "deny"})),
+            );
+            // Tenants (`/{tenant}/{room}`): docker-jitsi-meet's nginx serves a tenant's files from
+            // the root (`rewrite ^/([^/?&:'"]+)/(.*)$ /$2`) and maps its Prosody endpoints to the
+            // `[tenant]room` MUC, whose tokens name the tenant in `sub` (or `*`).
+            routes.extend(
+                JITSI_PUBLIC_EXACT
+                    .iter()
+                    .filter(|p| **p != "/")
+                    .map(|p| public(json!({ "pattern": format!("/*{p}") })))
+                    .chain(
+                        JITSI_PUBLIC_PREFIXES
+                            .iter()
+                            .map(|p| public(json!({ "pattern": format!("/*{p}**") }))),
+                    ),
+            );
+            routes.extend([
+                json!({"match": {"pattern": "/{tenant}/xmpp-websocket"}, "kind": "room",
+                       "room_from": "query", "expired_grace_seconds": JITSI_CALL_GRACE}),
+                json!({"match": {"pattern": "/{tenant}/http-bind"}, "kind": "room",
+                       "room_from": "query", "expired_grace_seconds": JITSI_CALL_GRACE}),
+                json!({"match": {"pattern": "/{tenant}/{room}"}, "kind": "room", "token_optional": true}),
             ]);
             let mut jwt = jwt_section(s);
             if let Value::Object(j) = &mut jwt {

@@ -510,7 +510,9 @@ pub fn cases() -> Vec<Case> {
         case("a_double_slash_is_400", "jitsi", "//standup?jwt={token}").jwt(j.clone()).deny(400, "bad_request"),
         case("a_trailing_slash_is_not_the_room_page", "jitsi", "/standup/?jwt={token}")
             .jwt(j.clone()).deny(403, "forbidden"),
-        case("an_unmatched_path_follows_the_default_deny", "jitsi", "/standup/extra?jwt={token}")
+        case("a_tenant_page_needs_a_token_naming_the_tenant", "jitsi", "/standup/extra?jwt={token}")
+            .jwt(j.clone()).deny(403, "room_mismatch"),
+        case("an_unmatched_path_follows_the_default_deny", "jitsi", "/standup/extra/more?jwt={token}")
             .jwt(j.clone()).deny(403, "forbidden"),
         case("an_expired_token_is_401", "jitsi", "/standup?jwt={token}")
             .jwt(with(j.clone(), "exp", json!("@now-120"))).deny(401, "token_expired"),

@@ -141,6 +141,17 @@ fn token(secret: &'static str, room: &str) -> String {
     token_expiring(secret, room, "@now+600")
 }
 
+/// A token for room `room` of tenant `tenant` (Prosody: `sub` names the tenant).
+fn tenant_token(secret: &'static str, room: &str, tenant: &str) -> String {
+    Token::Jwt {
+        secret,
+        kid: None,
+        claims: json!({"iss": "meet.example.com", "aud": "jitsi", "sub": tenant,
+                       "room": room, "exp": "@now+600"}),
+    }
+    .render(now())
+}
+
 /// A Jitsi token as Prosody accepts it: `sub` is docker-jitsi-meet's XMPP domain (`meet.jitsi`).
 fn token_expiring(secret: &'static str, room: &str, exp: &str) -> String {
     Token::Jwt {
@@ -195,6 +206,7 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
     let t = token(secret, "standup");
     let any = token(secret, "*");
     let expired = token_expiring(secret, "standup", "@now-3600");
+    let acme = tenant_token(secret, "standup", "acme");
     let mut needs: Vec<Need> = [
         "/",
         "/config.js",
@@ -230,7 +242,10 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
         // A meeting goes on after its token expired: BOSH and websocket reconnects pass,
         // as Prosody checks `exp` only at join.
         need(format!("/http-bind?room=standup&token={expired}"), Forward),
-        need(format!("/xmpp-websocket?room=standup&token={expired}"), Forward),
+        need(
+            format!("/xmpp-websocket?room=standup&token={expired}"),
+            Forward,
+        ),
         need(format!("/xmpp-websocket?room=standup&token={t}"), Forward),
         need("/xmpp-websocket?room=standup", Status(401)),
         need(format!("/xmpp-websocket?room=retro&token={t}"), Status(403)),
@@ -247,13 +262,40 @@ fn client_requests(secret: &'static str) -> Vec<Need> {
         // /transcripts/ holds Jigasi's transcripts. /health is a room page to nginx (loaded as
         // any room page is).
         need("/colibri-ws/jvb1/abc?pwd=x", Denied),
-        need("/colibri-ws/standup", Denied),
+        // ... its page is the room page (the same file), loaded as any room page is.
+        need("/colibri-ws/standup", Forward),
         need("/colibri-ws/xmpp-websocket?room=standup", Denied),
         need("/colibri-ws/http-bind?room=standup", Denied),
         need("/colibri-ws/transcripts/call.txt", Denied),
         need("/transcripts/call.txt", Denied),
         need("/etherpad/p/standup", Denied),
         need("/health", Forward),
+        need("/connection_optimization/x", Denied),
+        need("/.well-known/x", Denied),
+        // Tenants: `/acme/standup` is the `[acme]standup` MUC; its token names the tenant in
+        // `sub` (or `*`); the tenant's files are the root's.
+        need(format!("/acme/standup?jwt={acme}"), Forward),
+        need(
+            format!("/acme/xmpp-websocket?room=standup&token={acme}"),
+            Forward,
+        ),
+        need(
+            format!("/acme/http-bind?room=standup&token={acme}"),
+            Forward,
+        ),
+        need(
+            format!("/acme/xmpp-websocket?room=standup&token={t}"),
+            Status(403),
+        ),
+        need(
+            format!("/other/xmpp-websocket?room=standup&token={acme}"),
+            Status(403),
+        ),
+        need("/acme/xmpp-websocket?room=standup", Status(401)),
+        need("/acme/css/all.css", Forward),
+        need("/acme/libs/app.bundle.min.js", Forward),
+        need("/acme/config.js", Forward),
+        need("/acme/transcripts/call.txt", Denied),
     ]);
     needs.push(Need {
         target: "/http-bind?room=standup".into(),
@@ -325,9 +367,21 @@ fn every_public_route_is_a_file_or_static_folder_of_docker_jitsi_meet() {
                     "{}: {prefix} is no static folder of meet.conf: nginx reads it as a tenant",
                     s.name
                 );
+            } else if let Some(pattern) = m["pattern"].as_str() {
+                // A tenant's copy (`/*/config.js`, `/*/css/**`): nginx rewrites `/{tenant}/x` to
+                // `/x`, so it is public exactly when `/x` is.
+                let rest = pattern
+                    .strip_prefix("/*")
+                    .unwrap_or_else(|| panic!("{}: {pattern} is no tenant copy", s.name));
+                let file_ok = MEET_CONF_FILES.contains(&rest);
+                let folder_ok = rest
+                    .strip_prefix('/')
+                    .and_then(|p| p.strip_suffix("/**"))
+                    .is_some_and(|f| MEET_CONF_STATIC.contains(&f));
+                assert!(file_ok || folder_ok, "{}: {pattern}", s.name);
             } else {
                 panic!(
-                    "{}: a public route that is neither exact nor prefix: {m}",
+                    "{}: a public route that is not exact, prefix or a tenant copy: {m}",
                     s.name
                 );
             }
