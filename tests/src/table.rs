@@ -64,6 +64,7 @@ pub fn config(name: &str) -> Result<String, String> {
     };
     match name {
         "videocall" | "seed002" => read(&format!("{name}.json")),
+        "jitsi-as-shipped" => read("jitsi.json"),
         // examples/jitsi.json runs in front of Prosody, which checks the token again, so it
         // forwards the token (strip_token: false; jitsi_client_paths tests it as shipped). The
         // table and the attack corpus check token stripping on it, as a sole verifier would.
