@@ -222,12 +222,25 @@ pub struct SecretArgs {
 /// How the filter finds and decodes its key.
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// Environment variable holding the secret (read when no --secret/--secret-file is given; named in the filter config)
-    #[arg(long, value_name = "NAME", default_value = "JWT_APP_SECRET", value_parser = parse_env_name)]
-    pub secret_env: String,
+    /// Environment variable holding the secret (read when no --secret/--secret-file is given; named in the filter config) [default: videocall: JWT_SECRET, as the meeting backend and media server name it; otherwise JWT_APP_SECRET]
+    #[arg(long, value_name = "NAME", value_parser = parse_env_name)]
+    pub secret_env: Option<String>,
     /// How the secret text is written; must match the filter key's `encoding`
     #[arg(long, value_enum, value_name = "ENCODING", default_value_t = SecretEncoding::Utf8)]
     pub secret_encoding: SecretEncoding,
+}
+
+impl KeyArgs {
+    /// The variable holding the secret for `profile`: --secret-env, else the profile's own name.
+    pub fn env_name(&self, profile: Option<crate::profile::Profile>) -> String {
+        self.secret_env.clone().unwrap_or_else(|| {
+            match profile {
+                Some(crate::profile::Profile::Videocall) => "JWT_SECRET",
+                _ => "JWT_APP_SECRET",
+            }
+            .to_owned()
+        })
+    }
 }
 
 /// `issuer mint`.
@@ -276,6 +289,10 @@ pub struct MintArgs {
     /// videocall: the participant is the meeting host (is_host: true)
     #[arg(long, help_heading = "Claims")]
     pub host: bool,
+    /// videocall: an observer token (room_join: false, observer: true), as the meeting backend
+    /// issues to participants waiting for the meeting or in the waiting room
+    #[arg(long, help_heading = "Claims")]
+    pub observer: bool,
     /// generic: the role claim [default: user]
     #[arg(long, value_name = "ROLE", help_heading = "Claims")]
     pub role: Option<String>,
@@ -418,10 +435,9 @@ pub struct PolicyArgs {
     /// The key's ID (kid), when tokens name their key
     #[arg(long, value_name = "KID", value_parser = parse_kid)]
     pub kid: Option<String>,
-    /// Clock skew allowed for exp, nbf and iat, in seconds (0–600)
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::profile::FILTER_LEEWAY,
-          value_parser = clap::value_parser!(i64).range(0..=600))]
-    pub leeway: i64,
+    /// Clock skew allowed for exp, nbf and iat, in seconds (0–600) [default: 30; videocall: 60, the media server's]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(0..=600))]
+    pub leeway: Option<i64>,
     /// Longest accepted token lifetime, like 1d or 2h; 0 for no limit
     #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_max_lifetime)]
     pub max_lifetime: i64,

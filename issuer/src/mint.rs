@@ -187,7 +187,7 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
     let secret = secret::load(
         a.secret.secret.as_ref(),
         a.secret.secret_file.as_ref(),
-        &a.secret.key.secret_env,
+        &a.secret.key.env_name(Some(profile)),
         a.secret.key.secret_encoding,
         &env,
     )?;
@@ -246,7 +246,15 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
                 .or_else(|| first_of(&env, "JWT_ACCEPTED_AUDIENCES"))
                 .unwrap_or_else(|| profile::JITSI_AUDIENCE.into()),
         ),
-        Profile::Videocall => a.aud.clone(),
+        Profile::Videocall => {
+            if a.aud.is_some() {
+                return Err(anyhow!(
+                    "--aud: the videocall.rs media server refuses every token with an aud claim \
+                     (its validator expects none)"
+                ));
+            }
+            None
+        }
         Profile::Generic => a
             .aud
             .clone()
@@ -272,6 +280,7 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
         },
         role: a.role.clone(),
         admin: a.admin,
+        observer: a.observer,
         issued_at: now,
         not_before: start,
         expires,
@@ -348,7 +357,7 @@ fn self_check(
     let settings = Settings {
         issuers: iss.into_iter().collect(),
         audiences: aud.into_iter().collect(),
-        secret_env: a.secret.key.secret_env.clone(),
+        secret_env: a.secret.key.env_name(Some(a.profile)),
         encoding: a.secret.key.secret_encoding,
         kid: a.kid.clone(),
         ..Settings::default()

@@ -23,6 +23,9 @@ pub enum Profile {
 
 /// videocall.rs's fixed issuer (`RoomAccessTokenClaims::ISSUER`).
 pub const VIDEOCALL_ISSUER: &str = "videocall-meeting-backend";
+/// The videocall.rs media server's clock leeway (jsonwebtoken's default).
+pub const VIDEOCALL_LEEWAY: i64 = 60;
+
 /// How long a Jitsi meeting goes on over BOSH and websocket reconnects after its token expired.
 pub const JITSI_CALL_GRACE: i64 = 86_400;
 
@@ -118,6 +121,16 @@ pub fn check_room(profile: Profile, room: &str) -> Result<(), String> {
     if room.chars().any(char::is_control) {
         return Err("the room name contains control characters".into());
     }
+    // The media server only admits NATS-safe rooms (its VALID_ID_PATTERN).
+    if profile == Profile::Videocall
+        && !room
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "room {room:?}: the videocall.rs media server admits only letters, digits, '_' and '-' in a room"
+        ));
+    }
     if profile != Profile::Videocall && (room.contains(['/', '\\']) || room == "." || room == "..")
     {
         return Err(format!(
@@ -144,6 +157,8 @@ pub struct Identity {
     pub email: Option<String>,
     /// Jitsi moderator / videocall host.
     pub moderator: bool,
+    /// videocall: an observer token (`room_join: false`, `observer: true`).
+    pub observer: bool,
     /// Generic role.
     pub role: Option<String>,
     /// Generic admin flag.
@@ -190,7 +205,8 @@ pub fn claims(profile: Profile, id: &Identity) -> Map<String, Value> {
                 .unwrap_or_default();
             put("sub", json!(email));
             put("room", json!(id.room));
-            put("room_join", json!(true));
+            put("room_join", json!(!id.observer));
+            put("observer", json!(id.observer));
             put("is_host", json!(id.moderator));
             let display = id.name.clone().unwrap_or_else(|| email.clone());
             put("display_name", json!(display));
@@ -393,22 +409,37 @@ pub fn filter_config(profile: Option<Profile>, s: &Settings) -> Value {
             })
         }
         Some(Profile::Videocall) => {
+            // What the media server's `decode_room_token` admits: `room_join || observer`, the
+            // `RoomAccessTokenClaims` field types (no `aud`: jsonwebtoken refuses one it does not
+            // expect), NATS-safe rooms.
             let mut jwt = jwt_section(s);
             if let Value::Object(j) = &mut jwt {
                 j.insert(
+                    "require_any".into(),
+                    json!([{"room_join": true}, {"observer": true}]),
+                );
+                j.insert(
+                    "claim_types".into(),
+                    json!({"sub": "string", "display_name": "string", "is_host": "boolean",
+                           "room_join": "boolean", "observer": "boolean?", "is_guest": "boolean?",
+                           "end_on_host_leave": "boolean?", "aud": "absent"}),
+                );
+                j.insert(
                     "claims".into(),
-                    json!({"room": "room", "subject": ["sub"], "name": ["display_name"], "moderator": ["is_host"]}),
+                    json!({"room": "room", "subject": ["sub"], "name": ["display_name"],
+                           "moderator": ["is_host"], "observer": ["observer"]}),
                 );
             }
             json!({
                 "mode": mode(s),
                 "token_sources": [{"query": "token"}, "bearer"],
+                // In front of a server that verifies again: the media server reads `?token=`.
+                "strip_token": false,
                 "jwt": jwt,
-                "rooms": {"case_insensitive": !s.case_sensitive},
+                "rooms": {"case_insensitive": !s.case_sensitive, "allowed_characters": "A-Za-z0-9_-"},
                 "routes": [
                     public(json!({"exact": "/health"})),
-                    {"match": {"exact": "/lobby"}, "kind": "room", "room_from": "token",
-                     "require": {"room_join": true}},
+                    {"match": {"exact": "/lobby"}, "kind": "room", "room_from": "token"},
                     {"match": {"pattern": "/lobby/{email}/{room}"}, "kind": "gone",
                      "message": "this endpoint is retired: connect to /lobby?token=<room access token>"}
                 ],
@@ -548,7 +579,10 @@ mod tests {
         for bad in ["", "a/b", "..", ".", "a\nb"] {
             assert!(check_room(Profile::Jitsi, bad).is_err(), "{bad:?}");
         }
-        assert!(check_room(Profile::Videocall, "a/b").is_ok());
+        // videocall.rs rooms are the media server's NATS-safe identifiers.
+        assert!(check_room(Profile::Videocall, "a/b").is_err());
+        assert!(check_room(Profile::Videocall, "room.sub").is_err());
+        assert!(check_room(Profile::Videocall, "Standup_2024-a").is_ok());
         assert!(check_room(Profile::Jitsi, "Standup 2024").is_ok());
     }
 

@@ -86,10 +86,13 @@ pub fn settings(
     Settings {
         issuers,
         audiences: clean(&policy.audiences, "JWT_ACCEPTED_AUDIENCES"),
-        secret_env: key.secret_env.clone(),
+        secret_env: key.env_name(profile),
         encoding: key.secret_encoding,
         kid: policy.kid.clone(),
-        leeway: policy.leeway,
+        leeway: policy.leeway.unwrap_or(match profile {
+            Some(Profile::Videocall) => profile::VIDEOCALL_LEEWAY,
+            _ => profile::FILTER_LEEWAY,
+        }),
         max_lifetime: policy.max_lifetime,
         report,
         case_sensitive: policy.case_sensitive_rooms,
@@ -103,7 +106,7 @@ fn profile_setup(a: &VerifyArgs, token: &str, room: &str) -> anyhow::Result<Setu
     let secret = secret::load(
         a.secret.secret.as_ref(),
         a.secret.secret_file.as_ref(),
-        &key.secret_env,
+        &key.env_name(a.profile),
         key.secret_encoding,
         &env,
     )?;
@@ -139,7 +142,7 @@ fn profile_setup(a: &VerifyArgs, token: &str, room: &str) -> anyhow::Result<Setu
         ),
         ..Accepts::default()
     };
-    let var = key.secret_env.clone();
+    let var = key.env_name(a.profile);
     let text = secret.text.clone();
     Ok(Setup {
         config,
@@ -170,11 +173,11 @@ fn file_setup(
         let s = secret::load(
             a.secret.secret.as_ref(),
             a.secret.secret_file.as_ref(),
-            &key.secret_env,
+            &key.env_name(None),
             key.secret_encoding,
             &|_| None,
         )?;
-        Some((key.secret_env.clone(), s.text))
+        Some((key.env_name(None), s.text))
     } else {
         None
     };

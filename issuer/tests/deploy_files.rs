@@ -36,6 +36,10 @@ fn generated(image: &str) -> Vec<(&'static str, Vec<String>)> {
     vec![
         ("examples/jitsi.json", with(JITSI_ENV, &[])),
         (
+            "examples/videocall.json",
+            with(&["config", "videocall", "--case-sensitive-rooms"], &[]),
+        ),
+        (
             "deploy/jitsi/envoy.yaml",
             with(JITSI_ENV, &["--docker-jitsi-meet"]),
         ),

@@ -302,6 +302,45 @@ fn roomgate_and_the_media_server_agree_on_every_token_but_the_listed_ones() {
             .unwrap(),
         ),
     ];
+    // What `issuer` mints for videocall.rs: the media server must take each.
+    let mint = |extra: &[&str]| -> String {
+        let out = std::process::Command::new(roomgate_tests::support::issuer_bin().unwrap())
+            .args([
+                "mint",
+                "videocall",
+                "standup-2024",
+                "--email",
+                "alice@example.com",
+            ])
+            .args(extra)
+            .env("JWT_SECRET", SHARED_SECRET)
+            .env_remove("JWT_APP_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut rows = rows;
+    rows.extend([
+        ("issuer_mints_a_participant", mint(&[])),
+        ("issuer_mints_a_host", mint(&["--host", "--name", "Alice"])),
+        ("issuer_mints_an_observer", mint(&["--observer"])),
+    ]);
+    for name in [
+        "issuer_mints_a_participant",
+        "issuer_mints_a_host",
+        "issuer_mints_an_observer",
+    ] {
+        let (_, token) = rows.iter().find(|(n, _)| *n == name).unwrap();
+        assert!(
+            media_server_accepts(token),
+            "{name}: the media server refuses what issuer mints"
+        );
+    }
     let mut disagreements = Vec::new();
     for (name, token) in &rows {
         let theirs = media_server_accepts(token);

@@ -81,7 +81,12 @@ pub fn issuer_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> 
 
 /// Runs `issuer ARGS` with `JWT_APP_SECRET` set to [`SECRET`].
 pub fn issuer(args: &[&str]) -> Run {
-    issuer_with(args, &[("JWT_APP_SECRET", SECRET)], None)
+    // Jitsi's variable and videocall.rs's (the videocall profile reads JWT_SECRET).
+    issuer_with(
+        args,
+        &[("JWT_APP_SECRET", SECRET), ("JWT_SECRET", SECRET)],
+        None,
+    )
 }
 
 fn part(token: &str, i: usize) -> Map<String, Value> {
