@@ -6,6 +6,7 @@
 
 use crate::abi::{MapType, Status};
 use crate::host::{self, Fault, LocalResponse, Metric, State};
+use crate::ngx::NgxRequest;
 use crate::profile::Profile;
 use crate::trace::{LogLine, Trace};
 use std::fmt;
@@ -384,6 +385,9 @@ pub struct Exchange {
     pub trace: Trace,
     /// A trap after the verdict (response phase, done, log, delete).
     pub late_trap: Option<String>,
+    /// nginx's view of the request when the module was done (nginx profiles): what its proxy
+    /// module builds the upstream request from (see [`crate::ngx`]).
+    pub ngx: Option<NgxRequest>,
     profile: Profile,
 }
 
@@ -711,8 +715,43 @@ impl RequestBuilder<'_> {
                 fuel: Fuel::default(),
                 trace: Trace::default(),
                 late_trap: None,
+                ngx: None,
                 profile,
             });
+        }
+        // nginx parses the request line and headers before any filter: what it refuses itself
+        // never reaches the module.
+        let ngx = if profile.is_nginx() {
+            let real: Vec<(String, String)> = self.headers.clone();
+            match NgxRequest::parse(self.path.as_deref().unwrap_or("/"), &real) {
+                Ok(n) => Some(n),
+                Err(refused) => {
+                    return Ok(Exchange {
+                        request,
+                        outcome: Outcome::Local(LocalResponse {
+                            status: 400,
+                            details: format!("nginx: {}", refused.0),
+                            headers: vec![("content-type".into(), "text/html".into())],
+                            body: b"<html><head><title>400 Bad Request</title></head></html>"
+                                .to_vec(),
+                            grpc_status: -1,
+                        }),
+                        fuel: Fuel::default(),
+                        trace: Trace::default(),
+                        late_trap: None,
+                        ngx: None,
+                        profile,
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let mut request = request;
+        if let Some(n) = &ngx {
+            for (_, v) in request.iter_mut().filter(|(k, _)| k == ":path") {
+                *v = n.pseudo_path();
+            }
         }
         let ctx = vm.next_context;
         vm.next_context += 1;
@@ -723,6 +762,7 @@ impl RequestBuilder<'_> {
                 state.maps.insert(MapType::RequestHeaders, request.clone());
                 state.maps.insert(MapType::RequestTrailers, Vec::new());
             }
+            state.ngx = ngx;
             state.request_body = self.body.clone();
             state.response_body = None;
             state.local_response = None;
@@ -838,6 +878,7 @@ impl RequestBuilder<'_> {
         state.contexts.retain(|x| *x != ctx);
         state.maps.clear();
         state.effective = 0;
+        let ngx = state.ngx.take();
         let trace = state.trace.since(trace_start);
         Ok(Exchange {
             request,
@@ -845,6 +886,7 @@ impl RequestBuilder<'_> {
             fuel,
             trace,
             late_trap,
+            ngx,
             profile,
         })
     }
