@@ -62,9 +62,10 @@ struct Queue {
 pub struct State {
     /// The imitated proxy.
     pub profile: Profile,
-    /// Apply ngx_wasm_module's `:path` rule: setting `:path` changes only the path (the query
-    /// string stays), and a value containing `?` traps ("NYI - cannot set request path with
-    /// querystring"); writing the `request.query` property replaces the query string.
+    /// Apply the `:path` rule of ngx_wasm_module up to prerelease-0.5.0 (its source): setting
+    /// `:path` changes only the path (the query string stays), and a value containing `?` traps
+    /// ("NYI - cannot set request path with querystring"); writing the `request.query` property
+    /// replaces the query string. prerelease-0.6.0 accepts the `?` (see [`State::ngx`]).
     pub ngx_paths: bool,
     /// nginx's view of the current request (nginx profiles; see [`crate::ngx`]): the header
     /// list with the entries the module removed still in it, `$uri`, `$args`, `$request_uri`.

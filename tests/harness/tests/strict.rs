@@ -101,11 +101,10 @@ fn header_names_keep_the_clients_spelling_in_strict_mode_and_the_filter_still_fi
         .unwrap();
 }
 
-/// nginx's real `:path` rule (ngx_wasm_module `ngx_proxy_wasm_maps_set_path`): setting `:path`
-/// changes `$uri` only — the query string, token included, still goes upstream — and a value
-/// with `?` traps. roomgate strips query tokens by rewriting `:path`, so on nginx today 12 table
-/// cases forward the token and 2 answer 500. A fix (e.g. write the `request.query` property,
-/// which nginx maps to `$args`, when the host is nginx) should make this pass.
+/// The `:path` rule of ngx_wasm_module up to prerelease-0.5.0 (`ngx_proxy_wasm_maps_set_path`):
+/// setting `:path` changes `$uri` only — the query string, token included, still goes upstream —
+/// and a value with `?` traps. roomgate never sets `:path` on nginx: it strips query tokens
+/// through the `request.query` property (`$args`), so the table holds under that rule too.
 #[test]
 fn every_case_of_the_behaviour_table_holds_under_nginx_path_rules() {
     let base = Harness::load().unwrap().strict().ngx_paths(true);
