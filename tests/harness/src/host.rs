@@ -70,6 +70,11 @@ pub struct State {
     /// nginx's view of the current request (nginx profiles; see [`crate::ngx`]): the header
     /// list with the entries the module removed still in it, `$uri`, `$args`, `$request_uri`.
     pub ngx: Option<crate::ngx::NgxRequest>,
+    /// nginx with `ignore_invalid_headers off`: raw headers with invalid names reach the module.
+    pub ngx_keep_invalid_headers: bool,
+    /// Request headers handed to the module as bytes, after the map's own (see
+    /// [`crate::RequestBuilder::raw_header`]); only `proxy_get_header_map_pairs` returns them.
+    pub raw_headers: Vec<(Vec<u8>, Vec<u8>)>,
     /// The VM's environment (`environ_get`).
     pub env: Vec<(String, String)>,
     /// Wall clock, nanoseconds since the Unix epoch.
@@ -407,8 +412,24 @@ fn proxy_get_header_map_pairs(mut c: C<'_>, kind: i32, ret_ptr: i32, ret_size: i
         Ok(m) => m.clone(),
         Err(s) => return Ok(done(&mut c, N, args, String::new(), s)),
     };
-    give(&mut c, &abi::serialize_map(&pairs), ret_ptr, ret_size)?;
-    let args = format!("{args}, returned {} pairs", pairs.len());
+    let raw = if kind == 0 {
+        c.data().raw_headers.clone()
+    } else {
+        Vec::new()
+    };
+    let count = pairs.len() + raw.len();
+    let bytes = if raw.is_empty() {
+        abi::serialize_map(&pairs)
+    } else {
+        let mut all: Vec<(Vec<u8>, Vec<u8>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+            .collect();
+        all.extend(raw);
+        abi::serialize_map_bytes(&all)
+    };
+    give(&mut c, &bytes, ret_ptr, ret_size)?;
+    let args = format!("{args}, returned {count} pairs");
     Ok(done(&mut c, N, args, String::new(), Status::Ok))
 }
 
