@@ -181,8 +181,10 @@ fn ngx_variable(name: &str) -> Option<Vec<u8>> {
 /// Under nginx, whether the path nginx forwards is the one the gate judged. A `proxy_pass`
 /// without a URI part sends the request line's target unchanged, or, once `$args` was rewritten,
 /// `$uri` re-escaped: both mean the judged path only if `$uri` (nginx's decoding of the target)
-/// is the gate's decoding of it. A rewrite or internal redirect before `proxy_wasm` changes
-/// `$uri` and is refused. A target the gate cannot parse is refused by the gate itself.
+/// is the gate's decoding of it. A rewrite or internal redirect changes `$uri` and is refused
+/// (the filter sees rewrites only when it runs in the access phase, as the nginx example sets
+/// with `proxy_wasm_request_headers_in_access on`). A target the gate cannot parse is refused by
+/// the gate itself.
 fn forwards_what_was_judged(target: &str) -> bool {
     let Ok(judged) = crate::path::Target::parse(target) else {
         return true;
@@ -370,8 +372,8 @@ impl HttpContext for Request {
         };
         if nginx && verdict.response.is_none() && !forwards_what_was_judged(&path) {
             return self.deny_internal(
-                "nginx would forward another path than the request line's ($uri differs: \
-                 a rewrite, try_files or an internal redirect before proxy_wasm?)",
+                "nginx would forward another path than the request line's ($uri was changed \
+                 by a rewrite or an internal redirect)",
             );
         }
         self.metrics.count(&verdict);

@@ -12,12 +12,19 @@
 use roomgate_tests::nginx::{self, nginx_binary, NginxHost};
 use roomgate_tests::table::{self, Case};
 
+/// Says a check was skipped, past the test harness's output capture (so `cargo test` shows it).
+fn skipped(what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {what} in a real nginx: set ROOMGATE_NGINX to an nginx built with \
+         ngx_wasm_module (README, \"nginx\") to run it"
+    );
+}
+
 fn run(what: &str, cases: &[Case]) {
     let Some(binary) = nginx_binary() else {
-        eprintln!(
-            "SKIPPED: {what} in a real nginx: set ROOMGATE_NGINX to an nginx built with \
-             ngx_wasm_module (README, \"nginx\") to run it"
-        );
+        skipped(what);
         return;
     };
     let mut host = NginxHost::new(binary).unwrap();
@@ -50,7 +57,7 @@ fn every_attack_of_the_corpus_gets_its_status_in_a_real_nginx() {
 #[test]
 fn with_the_shipped_error_log_level_no_request_line_reaches_the_error_log() {
     let Some(binary) = nginx_binary() else {
-        eprintln!("SKIPPED: the error-log check in a real nginx: set ROOMGATE_NGINX to run it");
+        skipped("the error-log check");
         return;
     };
     let mut host = NginxHost::new(binary).unwrap();
@@ -90,7 +97,7 @@ fn a_websocket_upgrade_passes_through_a_real_nginx() {
     use std::time::Duration;
 
     let Some(binary) = nginx_binary() else {
-        eprintln!("SKIPPED: the websocket check in a real nginx: set ROOMGATE_NGINX to run it");
+        skipped("the websocket check");
         return;
     };
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
