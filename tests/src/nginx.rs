@@ -188,6 +188,27 @@ impl Nginx {
         error_log_level: Option<&str>,
     ) -> Result<Nginx, String> {
         let dir = run_dir()?;
+        Self::start_in(
+            dir.clone(),
+            binary,
+            upstream_port,
+            filter_config,
+            env,
+            error_log_level,
+        )
+        .inspect_err(|_| {
+            let _ = fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn start_in(
+        dir: PathBuf,
+        binary: &Path,
+        upstream_port: u16,
+        filter_config: &str,
+        env: &[(&str, String)],
+        error_log_level: Option<&str>,
+    ) -> Result<Nginx, String> {
         // nginx opens `logs/…` under its prefix for anything the example leaves at the default.
         fs::create_dir(dir.join("logs")).map_err(|e| e.to_string())?;
         let port = free_port()?;
