@@ -136,10 +136,11 @@ struct Root {
     host: Rc<HostKind>,
 }
 
-/// Which proxy runs the filter, found out the first time it matters (stripping a query token):
-/// ngx_wasm_module rewrites only `$uri` through `:path` (a `?` in it traps), so there the query is
-/// written through the `request.query` property instead. nginx variables are readable as `ngx.*`
-/// properties; Envoy answers NotFound.
+/// Which proxy runs the filter, found out on the first request. nginx differs in two ways the
+/// glue must know: its `:path` is the decoded `$uri?$args` (so the gate reads `$request_uri`
+/// instead), and writing `:path` changes `$uri` but keeps `$args` unless the value has a `?`
+/// (so the query is written through the `request.query` property, nginx's `$args`). nginx
+/// variables are readable as `ngx.*` properties; Envoy answers NotFound.
 #[derive(Debug, Default)]
 struct HostKind(std::cell::Cell<Option<bool>>);
 
@@ -170,6 +171,25 @@ fn set_target(host: &HostKind, target: &str) -> Result<(), proxy_wasm::types::St
             Some(target),
         )
     }
+}
+
+/// An nginx variable (`$name`), which ngx_wasm_module exposes as the `ngx.name` property.
+fn ngx_variable(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_property(vec!["ngx", name]).ok().flatten()
+}
+
+/// Under nginx, whether the path nginx forwards is the one the gate judged. A `proxy_pass`
+/// without a URI part sends the request line's target unchanged, or, once `$args` was rewritten,
+/// `$uri` re-escaped: both mean the judged path only if `$uri` (nginx's decoding of the target)
+/// is the gate's decoding of it. A rewrite or internal redirect changes `$uri` and is refused
+/// (the filter sees rewrites only when it runs in the access phase, as the nginx example sets
+/// with `proxy_wasm_request_headers_in_access on`). A target the gate cannot parse is refused by
+/// the gate itself.
+fn forwards_what_was_judged(target: &str) -> bool {
+    let Ok(judged) = crate::path::Target::parse(target) else {
+        return true;
+    };
+    ngx_variable("uri").is_some_and(|uri| uri == judged.normalized.as_bytes())
 }
 
 impl Context for Root {}
@@ -286,7 +306,10 @@ impl HttpContext for Request {
         };
         // Read as bytes: `get_map` panics (a VM trap, refusing every later request) on a header
         // value that is not UTF-8, which HTTP/1 clients may send (obs-text). Such a request is
-        // refused with 400 instead; the engine only ever sees text.
+        // refused with 400 instead; the engine only ever sees text. Header *names* cannot be
+        // read as bytes through the SDK (`get_map_bytes` still panics on a name that is not
+        // UTF-8, and this crate forbids `unsafe`): Envoy refuses such names itself, and nginx
+        // drops them unless `ignore_invalid_headers off` is set (the nginx example keeps it on).
         let Ok(raw) = hostcalls::get_map_bytes(proxy_wasm::types::MapType::HttpRequestHeaders)
         else {
             return self.deny_internal("request headers unavailable");
@@ -307,23 +330,39 @@ impl HttpContext for Request {
             // Test builds only (dist/roomgate-trap.wasm): proves a trapped VM fails closed.
             core::arch::wasm32::unreachable();
         }
-        let path = match headers.iter().find(|(n, _)| n == ":path") {
-            Some((_, p)) => p.clone(),
-            None => match hostcalls::get_map_value_bytes(
-                proxy_wasm::types::MapType::HttpRequestHeaders,
-                ":path",
-            ) {
-                Ok(Some(p)) => String::from_utf8(p).unwrap_or_else(|_| {
+        // Under nginx `:path` is `$uri?$args`: already percent-decoded and dot-segment-resolved,
+        // so judging it would decode a second time (`/%2573tandup` would be `/standup`) and the
+        // 400 for dot-segments and encoded `/` could never apply. There the gate judges the
+        // request line's target (`$request_uri`), exactly as Envoy's `:path`.
+        let nginx = self.host.is_nginx();
+        let path = if nginx {
+            match ngx_variable("request_uri") {
+                Some(p) => String::from_utf8(p).unwrap_or_else(|_| {
                     readable = false;
                     String::new()
                 }),
-                // No path at all (`CONNECT host:port`): not a request for anything the gate guards.
-                Ok(None) => {
-                    readable = false;
-                    String::new()
-                }
-                Err(_) => return self.deny_internal("request path unavailable"),
-            },
+                None => return self.deny_internal("request target unavailable"),
+            }
+        } else {
+            match headers.iter().find(|(n, _)| n == ":path") {
+                Some((_, p)) => p.clone(),
+                None => match hostcalls::get_map_value_bytes(
+                    proxy_wasm::types::MapType::HttpRequestHeaders,
+                    ":path",
+                ) {
+                    Ok(Some(p)) => String::from_utf8(p).unwrap_or_else(|_| {
+                        readable = false;
+                        String::new()
+                    }),
+                    // No path at all (`CONNECT host:port`): not a request for anything the
+                    // gate guards, refused with 400.
+                    Ok(None) => {
+                        readable = false;
+                        String::new()
+                    }
+                    Err(_) => return self.deny_internal("request path unavailable"),
+                },
+            }
         };
         let Ok(now) = hostcalls::get_current_time() else {
             return self.deny_internal("clock unavailable");
@@ -337,6 +376,12 @@ impl HttpContext for Request {
         } else {
             gate.refuse(Denial::BadRequest, &headers)
         };
+        if nginx && verdict.response.is_none() && !forwards_what_was_judged(&path) {
+            return self.deny_internal(
+                "nginx would forward another path than the request line's ($uri was changed \
+                 by a rewrite or an internal redirect)",
+            );
+        }
         self.metrics.count(&verdict);
         self.log_verdict(&gate, &verdict);
         if let Some(response) = &verdict.response {

@@ -1660,6 +1660,119 @@ pub fn cases() -> Vec<Case> {
         ),
     ]);
     all.extend(review());
+    // nginx host (issue 10): requests a real nginx with ngx_wasm_module let through wrongly before
+    // the gate judged `$request_uri` and the example forwarded only the headers it left. The
+    // path cases are decided on the request line as received, so every host refuses them alike.
+    all.extend([
+        case(
+            "a_dot_dot_before_an_encoded_slash_is_400",
+            "jitsi",
+            "/other/..%2Fstandup",
+        )
+        .bearer()
+        .jwt(j.clone())
+        .deny(400, "bad_request"),
+        case(
+            "an_encoded_slash_dot_dot_chain_is_400",
+            "jitsi",
+            "/other%2F..%2Fstandup",
+        )
+        .bearer()
+        .jwt(j.clone())
+        .deny(400, "bad_request"),
+        case(
+            "a_double_encoded_room_is_decoded_once",
+            "jitsi",
+            "/%2573tandup",
+        )
+        .bearer()
+        .jwt(j.clone())
+        .deny(403, "room_mismatch"),
+        case(
+            "an_encoded_question_mark_does_not_end_the_path",
+            "jitsi",
+            "/standup%3F/x",
+        )
+        .bearer()
+        .jwt(j.clone())
+        // Not the page of `standup`: room `x` of a tenant `standup?` the token does not name.
+        .deny(403, "room_mismatch"),
+        case(
+            "a_query_token_is_stripped_from_a_percent_encoded_room_page",
+            "jitsi",
+            "/%73tandup?lang=de&jwt={token}",
+        )
+        .bearer()
+        .jwt(j.clone())
+        .allow()
+        .up("x-roomgate-room", "standup")
+        .up_absent("authorization"),
+        case(
+            "spoofed_identity_headers_with_a_valid_link_are_replaced",
+            "jitsi",
+            "/standup?jwt={token}",
+        )
+        .header("X-Roomgate-Room", "other")
+        .header("x-roomgate-admin", "true")
+        .header("x-roomgate-auth", "static")
+        .jwt(j.clone())
+        .allow()
+        .up("x-roomgate-room", "standup")
+        .up("x-roomgate-admin", "false")
+        .up("x-roomgate-auth", "jwt"),
+        case(
+            "a_spoofed_identity_header_on_the_site_root_is_removed",
+            "jitsi",
+            "/",
+        )
+        .header("x-roomgate-admin", "true")
+        .header("x-roomgate-moderator", "true")
+        .allow()
+        .up_absent("x-roomgate-admin")
+        .up_absent("x-roomgate-moderator"),
+        case(
+            "the_admin_token_is_stripped_from_an_admin_route",
+            "seed002",
+            "/api/admin/rooms/room1/close",
+        )
+        .method("POST")
+        .bearer()
+        .raw(crate::table::ADMIN_TOKEN)
+        .allow()
+        .up_absent("authorization"),
+        case(
+            "an_x_auth_token_is_stripped_from_an_authenticated_route",
+            "seed002",
+            "/api/whoami",
+        )
+        .header("x-auth-token", "{token}")
+        .raw(crate::table::GLOBAL_TOKEN)
+        .allow()
+        .up_absent("x-auth-token"),
+        case(
+            "a_token_cookie_in_a_second_cookie_header_is_stripped",
+            "seed002",
+            "/api/rooms/room1/state",
+        )
+        .header("cookie", "lang=de")
+        .header("cookie", "room_token={token}")
+        .raw(ROOM1_TOKEN)
+        .allow()
+        .up("cookie", "lang=de"),
+        case(
+            "a_spoofed_report_verdict_is_replaced_on_an_allowed_request",
+            "videocall-report",
+            "/lobby?token={token}",
+        )
+        .header(
+            "x-roomgate-report",
+            "deny; status=401; reason=missing_token",
+        )
+        .jwt(v.clone())
+        .allow()
+        .up("x-roomgate-report", "allow")
+        .up_target("/lobby?token={token}"),
+    ]);
     all.into_iter().map(|b| b.0).collect()
 }
 

@@ -2,7 +2,8 @@
 //! real Envoy, so the suites drive a real Envoy binary (`envoy`), in front of an upstream that
 //! echoes back exactly what reached it (`upstream`), with a client that sends exact bytes
 //! (`http`). The behaviour table (`table`) is the one list of cases every host (`hosts`) runs:
-//! the native engine and the built `.wasm` inside Envoy.
+//! the native engine, the built `.wasm` inside Envoy, and (when `ROOMGATE_NGINX` is set) inside a
+//! real nginx with ngx_wasm_module (`nginx`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ pub mod attacks;
 pub mod envoy;
 pub mod hosts;
 pub mod http;
+pub mod nginx;
 pub mod support;
 pub mod table;
 pub mod upstream;

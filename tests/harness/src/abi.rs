@@ -135,6 +135,23 @@ pub fn serialize_map(pairs: &[(String, String)]) -> Vec<u8> {
     out
 }
 
+/// [`serialize_map`] for entries that need not be text (a header name or value that is not UTF-8).
+pub fn serialize_map_bytes(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&len32(pairs.len()).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&len32(k.len()).to_le_bytes());
+        out.extend_from_slice(&len32(v.len()).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k);
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    out
+}
+
 /// Parses a serialized header map (the format of [`serialize_map`]); every length is checked.
 pub fn deserialize_map(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut at = 0usize;

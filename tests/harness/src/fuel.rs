@@ -33,7 +33,7 @@ pub fn sign_jwt(claims: &Value, secret: &str) -> Result<String, Error> {
 
 fn jitsi_claims(room: &str) -> Value {
     json!({
-        "iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": room,
+        "iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": room,
         "nbf": AT, "exp": AT + 600,
         "context": {"user": {"name": "Alice", "moderator": true}}
     })

@@ -6,6 +6,7 @@
 
 use crate::abi::{MapType, Status};
 use crate::host::{self, Fault, LocalResponse, Metric, State};
+use crate::ngx::NgxRequest;
 use crate::profile::Profile;
 use crate::trace::{LogLine, Trace};
 use std::fmt;
@@ -146,6 +147,7 @@ pub struct Harness {
     compiled: Arc<Compiled>,
     profile: Profile,
     ngx_paths: bool,
+    ngx_keep_invalid_headers: bool,
     env: Vec<(String, String)>,
     vm_config: Vec<u8>,
     now_nanos: u64,
@@ -177,6 +179,7 @@ impl Harness {
             compiled,
             profile: Profile::Envoy,
             ngx_paths: false,
+            ngx_keep_invalid_headers: false,
             env: Vec::new(),
             vm_config: Vec::new(),
             now_nanos: 1_800_000_000 * 1_000_000_000,
@@ -199,6 +202,14 @@ impl Harness {
     /// Applies ngx_wasm_module's `:path` rule (see [`State::ngx_paths`]).
     pub fn ngx_paths(mut self, on: bool) -> Self {
         self.ngx_paths = on;
+        self
+    }
+
+    /// nginx's `ignore_invalid_headers`: `true` (nginx's default, and the shipped example's)
+    /// drops header lines whose name is not an HTTP token before any filter; `false` hands them
+    /// to the module (see [`RequestBuilder::raw_header`]).
+    pub fn ngx_invalid_headers(mut self, ignore: bool) -> Self {
+        self.ngx_keep_invalid_headers = !ignore;
         self
     }
 
@@ -274,6 +285,7 @@ impl Harness {
         let c = &self.compiled;
         let mut state = State::new(self.profile);
         state.ngx_paths = self.ngx_paths;
+        state.ngx_keep_invalid_headers = self.ngx_keep_invalid_headers;
         state.env = self.env.clone();
         state.now_nanos = self.now_nanos;
         state.monotonic_nanos = 1;
@@ -384,6 +396,9 @@ pub struct Exchange {
     pub trace: Trace,
     /// A trap after the verdict (response phase, done, log, delete).
     pub late_trap: Option<String>,
+    /// nginx's view of the request when the module was done (nginx profiles): what its proxy
+    /// module builds the upstream request from (see [`crate::ngx`]).
+    pub ngx: Option<NgxRequest>,
     profile: Profile,
 }
 
@@ -564,6 +579,7 @@ impl Vm {
             body: None,
             end_of_stream: None,
             header_map: true,
+            raw_headers: Vec::new(),
         }
     }
 
@@ -584,6 +600,7 @@ pub struct RequestBuilder<'a> {
     body: Option<Vec<u8>>,
     end_of_stream: Option<bool>,
     header_map: bool,
+    raw_headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl RequestBuilder<'_> {
@@ -638,6 +655,15 @@ impl RequestBuilder<'_> {
     /// Sends no `:path` pseudo-header.
     pub fn without_path(mut self) -> Self {
         self.path = None;
+        self
+    }
+
+    /// Adds a header as raw bytes (a name or value that is not UTF-8), handed to the module only
+    /// in the whole-map read (`proxy_get_header_map_pairs`). Under nginx, a name that is not an
+    /// HTTP token is dropped by nginx before any filter unless [`Harness::ngx_invalid_headers`]
+    /// says `ignore_invalid_headers off`.
+    pub fn raw_header(mut self, name: &[u8], value: &[u8]) -> Self {
+        self.raw_headers.push((name.to_vec(), value.to_vec()));
         self
     }
 
@@ -711,8 +737,43 @@ impl RequestBuilder<'_> {
                 fuel: Fuel::default(),
                 trace: Trace::default(),
                 late_trap: None,
+                ngx: None,
                 profile,
             });
+        }
+        // nginx parses the request line and headers before any filter: what it refuses itself
+        // never reaches the module.
+        let ngx = if profile.is_nginx() {
+            let real: Vec<(String, String)> = self.headers.clone();
+            match NgxRequest::parse(self.path.as_deref().unwrap_or("/"), &real) {
+                Ok(n) => Some(n),
+                Err(refused) => {
+                    return Ok(Exchange {
+                        request,
+                        outcome: Outcome::Local(LocalResponse {
+                            status: 400,
+                            details: format!("nginx: {}", refused.0),
+                            headers: vec![("content-type".into(), "text/html".into())],
+                            body: b"<html><head><title>400 Bad Request</title></head></html>"
+                                .to_vec(),
+                            grpc_status: -1,
+                        }),
+                        fuel: Fuel::default(),
+                        trace: Trace::default(),
+                        late_trap: None,
+                        ngx: None,
+                        profile,
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let mut request = request;
+        if let Some(n) = &ngx {
+            for (_, v) in request.iter_mut().filter(|(k, _)| k == ":path") {
+                *v = n.pseudo_path();
+            }
         }
         let ctx = vm.next_context;
         vm.next_context += 1;
@@ -723,6 +784,18 @@ impl RequestBuilder<'_> {
                 state.maps.insert(MapType::RequestHeaders, request.clone());
                 state.maps.insert(MapType::RequestTrailers, Vec::new());
             }
+            state.ngx = ngx;
+            let keep_invalid = !profile.is_nginx() || state.ngx_keep_invalid_headers;
+            state.raw_headers = self
+                .raw_headers
+                .iter()
+                .filter(|(name, _)| {
+                    keep_invalid
+                        || (!name.is_empty()
+                            && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-'))
+                })
+                .cloned()
+                .collect();
             state.request_body = self.body.clone();
             state.response_body = None;
             state.local_response = None;
@@ -837,7 +910,9 @@ impl RequestBuilder<'_> {
         let state = vm.store.data_mut();
         state.contexts.retain(|x| *x != ctx);
         state.maps.clear();
+        state.raw_headers.clear();
         state.effective = 0;
+        let ngx = state.ngx.take();
         let trace = state.trace.since(trace_start);
         Ok(Exchange {
             request,
@@ -845,6 +920,7 @@ impl RequestBuilder<'_> {
             fuel,
             trace,
             late_trap,
+            ngx,
             profile,
         })
     }

@@ -62,10 +62,19 @@ struct Queue {
 pub struct State {
     /// The imitated proxy.
     pub profile: Profile,
-    /// Apply ngx_wasm_module's `:path` rule: setting `:path` changes only the path (the query
-    /// string stays), and a value containing `?` traps ("NYI - cannot set request path with
-    /// querystring"); writing the `request.query` property replaces the query string.
+    /// Apply the `:path` rule of ngx_wasm_module up to prerelease-0.5.0 (its source): setting
+    /// `:path` changes only the path (the query string stays), and a value containing `?` traps
+    /// ("NYI - cannot set request path with querystring"); writing the `request.query` property
+    /// replaces the query string. prerelease-0.6.0 accepts the `?` (see [`State::ngx`]).
     pub ngx_paths: bool,
+    /// nginx's view of the current request (nginx profiles; see [`crate::ngx`]): the header
+    /// list with the entries the module removed still in it, `$uri`, `$args`, `$request_uri`.
+    pub ngx: Option<crate::ngx::NgxRequest>,
+    /// nginx with `ignore_invalid_headers off`: raw headers with invalid names reach the module.
+    pub ngx_keep_invalid_headers: bool,
+    /// Request headers handed to the module as bytes, after the map's own (see
+    /// [`crate::RequestBuilder::raw_header`]); only `proxy_get_header_map_pairs` returns them.
+    pub raw_headers: Vec<(Vec<u8>, Vec<u8>)>,
     /// The VM's environment (`environ_get`).
     pub env: Vec<(String, String)>,
     /// Wall clock, nanoseconds since the Unix epoch.
@@ -403,8 +412,24 @@ fn proxy_get_header_map_pairs(mut c: C<'_>, kind: i32, ret_ptr: i32, ret_size: i
         Ok(m) => m.clone(),
         Err(s) => return Ok(done(&mut c, N, args, String::new(), s)),
     };
-    give(&mut c, &abi::serialize_map(&pairs), ret_ptr, ret_size)?;
-    let args = format!("{args}, returned {} pairs", pairs.len());
+    let raw = if kind == 0 {
+        c.data().raw_headers.clone()
+    } else {
+        Vec::new()
+    };
+    let count = pairs.len() + raw.len();
+    let bytes = if raw.is_empty() {
+        abi::serialize_map(&pairs)
+    } else {
+        let mut all: Vec<(Vec<u8>, Vec<u8>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+            .collect();
+        all.extend(raw);
+        abi::serialize_map_bytes(&all)
+    };
+    give(&mut c, &bytes, ret_ptr, ret_size)?;
+    let args = format!("{args}, returned {count} pairs");
     Ok(done(&mut c, N, args, String::new(), Status::Ok))
 }
 
@@ -427,6 +452,18 @@ fn proxy_set_header_map_pairs(mut c: C<'_>, kind: i32, ptr: i32, len: i32) -> Re
     let Ok(pairs) = pairs else {
         return Ok(done(&mut c, N, args, text, Status::SerializationFailure));
     };
+    if kind == 0 {
+        if let Some(ngx) = c.data_mut().ngx.as_mut() {
+            // ngx_wasm_module marks every entry, then adds the new ones.
+            let names: Vec<String> = ngx.list.iter().map(|e| e.name.clone()).collect();
+            for name in names {
+                ngx.remove(&name);
+            }
+            for (k, v) in pairs.iter().filter(|(k, _)| !k.starts_with(':')) {
+                ngx.add(k, v);
+            }
+        }
+    }
     let status = match c.data_mut().map(kind) {
         Ok(m) => {
             *m = pairs
@@ -497,22 +534,18 @@ fn edit_map(
         return Ok(r);
     }
     let key = key.to_ascii_lowercase();
-    let ngx = c.data().ngx_paths
+    let old_rule = c.data().ngx_paths
         && kind == 0
         && key == ":path"
         && name != "proxy_remove_header_map_value";
     let state = c.data_mut();
-    let map = match state.map(kind) {
-        Ok(m) => m,
+    let current = match state.map(kind) {
+        Ok(m) => m.iter().find(|(k, _)| k == ":path").map(|(_, v)| v.clone()),
         Err(s) => return Ok(done(&mut c, name, args, text, s)),
     };
     let mut value = value;
-    if ngx {
-        let current = map
-            .iter()
-            .find(|(k, _)| k == ":path")
-            .map(|(_, v)| v.as_str());
-        match ngx_path(current, value.as_deref().unwrap_or_default()) {
+    if old_rule {
+        match ngx_path(current.as_deref(), value.as_deref().unwrap_or_default()) {
             Ok(v) => value = Some(v),
             Err(why) => {
                 let why = format!("TRAP: {why}");
@@ -521,6 +554,35 @@ fn edit_map(
             }
         }
     }
+    let state = c.data_mut();
+    if let (0, Some(ngx)) = (kind, state.ngx.as_mut()) {
+        match (name, value.as_deref()) {
+            (_, Some(v)) if key == ":path" && !old_rule => {
+                // ngx_wasm_module 0.6.0 (`ngx_proxy_wasm_maps_set_path`): `$uri` becomes the
+                // value up to `?`, and `$args` the rest if there is a `?`. It leaves nginx's
+                // "the request line's target is still valid" flag alone, so a plain
+                // `proxy_pass` still forwards the target as received (source, not measured:
+                // roomgate never sets `:path` on nginx).
+                let (uri, query) = match v.split_once('?') {
+                    Some((u, q)) => (u, Some(q)),
+                    None => (v, None),
+                };
+                ngx.uri = uri.as_bytes().to_vec();
+                if let Some(q) = query {
+                    ngx.args = q.to_owned();
+                }
+                value = Some(ngx.pseudo_path());
+            }
+            (_, _) if key.starts_with(':') => {}
+            ("proxy_add_header_map_value", Some(v)) => ngx.add(&key, v),
+            ("proxy_replace_header_map_value", Some(v)) => ngx.replace(&key, v),
+            _ => ngx.remove(&key),
+        }
+    }
+    let map = match state.map(kind) {
+        Ok(m) => m,
+        Err(s) => return Ok(done(&mut c, name, args, text, s)),
+    };
     match (name, value) {
         ("proxy_add_header_map_value", Some(v)) => map.push((key, v)),
         ("proxy_replace_header_map_value", Some(v)) => {
@@ -584,7 +646,13 @@ fn proxy_get_property(mut c: C<'_>, pp: i32, pl: i32, ret_ptr: i32, ret_size: i3
     if let Some(r) = gate(&mut c, N, "", &path)? {
         return Ok(r);
     }
-    let Some(value) = c.data().properties.get(&path).cloned() else {
+    let live = c.data().ngx.as_ref().and_then(|ngx| match path.as_str() {
+        "ngx.request_uri" | "request.path" => Some(ngx.request_uri.as_bytes().to_vec()),
+        "ngx.uri" | "request.url_path" => Some(ngx.uri.clone()),
+        "ngx.args" | "request.query" => Some(ngx.args.as_bytes().to_vec()),
+        _ => None,
+    });
+    let Some(value) = live.or_else(|| c.data().properties.get(&path).cloned()) else {
         return Ok(done(&mut c, N, String::new(), path, Status::NotFound));
     };
     give(&mut c, &value, ret_ptr, ret_size)?;
@@ -601,7 +669,17 @@ fn proxy_set_property(mut c: C<'_>, pp: i32, pl: i32, vp: i32, vl: i32) -> Resul
         return Ok(r);
     }
     let state = c.data_mut();
-    if (state.ngx_paths || state.profile.is_nginx()) && path == "request.query" {
+    if let (Some(ngx), "request.query" | "ngx.args") = (state.ngx.as_mut(), path.as_str()) {
+        // `$args` is written: nginx rebuilds the target it forwards from `$uri` and `$args`.
+        ngx.args = String::from_utf8_lossy(&value).into_owned();
+        ngx.args_changed = true;
+        let p = ngx.pseudo_path();
+        if let Some(map) = state.maps.get_mut(&MapType::RequestHeaders) {
+            for (_, v) in map.iter_mut().filter(|(k, _)| k == ":path") {
+                v.clone_from(&p);
+            }
+        }
+    } else if (state.ngx_paths || state.profile.is_nginx()) && path == "request.query" {
         // ngx_wasm_module maps `request.query` to `$args`: writing it changes the query string
         // the upstream gets (and `:path`, which nginx builds as `$uri?$args`).
         let query = String::from_utf8_lossy(&value).into_owned();

@@ -22,6 +22,8 @@
 //! - [`Harness`], [`Vm`], [`RequestBuilder`], [`Exchange`]: the fluent API.
 //! - [`trace`]: every host call, for proving what the filter never does.
 //! - [`Profile`]: Envoy, or strict ngx_wasm_module (missing host functions trap).
+//! - [`ngx`]: what nginx does around the module (its `$uri`, header marks, what `proxy_pass`
+//!   forwards under the shipped example), for the nginx profiles.
 //! - [`fuel`]: cost per request in wasmtime fuel (`make bench`).
 //! - [`table_host`]: the behaviour table's `Host` on this harness.
 
@@ -29,6 +31,7 @@ pub mod abi;
 pub mod fuel;
 pub mod harness;
 pub mod host;
+pub mod ngx;
 pub mod profile;
 pub mod table_host;
 pub mod trace;

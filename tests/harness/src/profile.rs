@@ -16,9 +16,11 @@ pub enum Profile {
     /// body; a trapped request is answered 503 (`fail_open: false`).
     #[default]
     Envoy,
-    /// ngx_wasm_module (current main, with metrics): strict — the host functions it leaves
-    /// unimplemented trap when called; `end_of_stream` is always false in the headers phase; a
-    /// trapped request is answered 500.
+    /// ngx_wasm_module (prerelease-0.6.0, with metrics, in nginx 1.27.4): strict — the host
+    /// functions it leaves unimplemented trap when called; `end_of_stream` is always false in the
+    /// headers phase; a trapped request is answered 500; and nginx around the module as measured
+    /// (its own 400s, `:path` as `$uri?$args`, removed headers still forwarded unless the example
+    /// says otherwise: see [`crate::ngx`]).
     NgxWasm,
     /// ngx_wasm_module prerelease-0.3.0 and earlier: as [`Profile::NgxWasm`], and the metric
     /// functions trap too (they were "NYI" before metrics support landed).

@@ -1,10 +1,12 @@
 //! The behaviour table's [`Host`] on this harness: each configuration gets its own VM (started
 //! with that configuration's environment, as `vm_config.environment_variables` would give it),
 //! the VM's clock is the time the host reports, and a continued request becomes the
-//! [`Echoed`] the upstream would have seen — built from the final header map and `:path`, not
-//! assumed.
+//! [`Echoed`] the upstream would have seen — built from the final header map and `:path` (under
+//! nginx, from nginx's header list and `$uri`/`$args` through the shipped example's proxy
+//! settings, see [`crate::ngx`]), not assumed.
 
 use crate::harness::{Error, Harness, Outcome, Vm};
+use crate::ngx::ProxyConf;
 use crate::profile::Profile;
 use roomgate_tests::table::{self, Host, Observed, Request};
 use roomgate_tests::upstream::Echoed;
@@ -16,6 +18,7 @@ pub struct HarnessHost {
     base: Harness,
     now: i64,
     vms: HashMap<String, Vm>,
+    proxy: Option<ProxyConf>,
 }
 
 impl HarnessHost {
@@ -30,6 +33,7 @@ impl HarnessHost {
             base,
             now,
             vms: HashMap::new(),
+            proxy: None,
         }
     }
 
@@ -91,6 +95,10 @@ impl Host for HarnessHost {
     fn send(&mut self, config: &str, req: &Request) -> Result<Observed, String> {
         let now = self.now;
         let profile = self.base.current_profile();
+        if profile.is_nginx() && self.proxy.is_none() {
+            self.proxy = Some(ProxyConf::shipped()?);
+        }
+        let proxy = self.proxy.clone();
         let vm = self.vm(config)?;
         vm.at(now);
         let ex = vm
@@ -100,6 +108,7 @@ impl Host for HarnessHost {
             .headers(req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .send()
             .map_err(|e| e.to_string())?;
+        let ngx = ex.ngx.clone();
         match ex.outcome {
             Outcome::Local(r) => Ok(Observed {
                 status: r.status,
@@ -111,12 +120,27 @@ impl Host for HarnessHost {
                 body: String::from_utf8_lossy(&r.body).into_owned(),
                 upstream: None,
             }),
-            Outcome::Continue { headers } => Ok(Observed {
-                status: 200,
-                headers: Vec::new(),
-                body: String::new(),
-                upstream: Some(echoed(&req.method, &headers)),
-            }),
+            Outcome::Continue { headers } => {
+                // Under nginx the upstream request is built by nginx's proxy module from its own
+                // header list and `$uri`/`$args`, as the shipped example configures it.
+                let upstream = match (ngx, proxy) {
+                    (Some(ngx), Some(proxy)) => {
+                        let authority = headers
+                            .iter()
+                            .find(|(k, _)| k == ":authority")
+                            .map_or("", |(_, v)| v.as_str());
+                        proxy.forward(&ngx, &req.method, authority, None)?
+                    }
+                    _ => echoed(&req.method, &headers),
+                };
+                // The echo upstream answers with the JSON of what reached it, as on a real host.
+                Ok(Observed {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: serde_json::to_string(&upstream).map_err(|e| e.to_string())?,
+                    upstream: Some(upstream),
+                })
+            }
             Outcome::Trapped(why) => Ok(Observed {
                 status: profile.trap_status(),
                 headers: Vec::new(),

@@ -25,7 +25,7 @@ fn jitsi() -> Harness {
 }
 
 fn link(room: &str) -> String {
-    let claims = json!({"iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": room,
+    let claims = json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": room,
                         "exp": NOW + 600, "context": {"user": {"name": "Alice"}}});
     sign_jwt(&claims, JITSI_SECRET).unwrap()
 }
@@ -33,7 +33,8 @@ fn link(room: &str) -> String {
 #[test]
 fn a_room_page_without_a_token_gets_a_401_with_a_bearer_challenge() -> R {
     let mut vm = jitsi().configure(&table::config("jitsi")?)?;
-    vm.get("/standup")
+    // The websocket needs a token (the room page itself loads without one).
+    vm.get("/xmpp-websocket?room=standup")
         .send()?
         .expect_local(401)?
         .error("missing_token")?
@@ -53,7 +54,7 @@ fn a_valid_link_continues_with_identity_headers_and_without_its_token() -> R {
         .expect_continue()?
         .path("/standup")?
         .header("x-roomgate-room", "standup")?
-        .header("x-roomgate-subject", "alice")?
+        .header("x-roomgate-subject", "meet.jitsi")?
         .header("x-roomgate-auth", "jwt")?
         .nowhere(&token)?;
     Ok(())
@@ -104,8 +105,12 @@ fn the_configuration_is_read_from_the_plugin_configuration_buffer() -> R {
 fn allowed_and_denied_requests_are_counted_in_metrics() -> R {
     let mut vm = jitsi().configure(&table::config("jitsi")?)?;
     vm.get("/libs/x.js").send()?.expect_continue()?;
-    vm.get("/standup").send()?.expect_local(401)?;
-    vm.get("/standup").send()?.expect_local(401)?;
+    vm.get("/xmpp-websocket?room=standup")
+        .send()?
+        .expect_local(401)?;
+    vm.get("/xmpp-websocket?room=standup")
+        .send()?
+        .expect_local(401)?;
     assert_eq!(vm.metric("roomgate.allowed"), Some(1));
     assert_eq!(vm.metric("roomgate.denied"), Some(2));
     Ok(())
@@ -212,7 +217,7 @@ fn each_denial_is_logged_once_at_the_configured_level_and_off_means_silent() -> 
         ("off", None),
     ] {
         let mut vm = jitsi().configure(&jitsi_with_log(setting).to_string())?;
-        let ex = vm.get("/standup").send()?;
+        let ex = vm.get("/xmpp-websocket?room=standup").send()?;
         ex.expect_local(401)?;
         let denials: Vec<_> = ex
             .trace
@@ -226,7 +231,7 @@ fn each_denial_is_logged_once_at_the_configured_level_and_off_means_silent() -> 
                 assert_eq!(denials[0].level, level, "{setting}");
                 assert!(denials[0]
                     .message
-                    .contains("reason=missing_token route=pattern:/{room}"));
+                    .contains("reason=missing_token route=exact:/xmpp-websocket kind=room source=- room=standup"));
             }
             None => assert!(denials.is_empty(), "{setting}: {denials:?}"),
         }

@@ -28,7 +28,8 @@ fn vm() -> Vm {
 }
 
 fn token(extra: Value) -> String {
-    let mut claims = json!({"iss": "roomgate", "aud": "jitsi", "room": "standup"});
+    let mut claims =
+        json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup"});
     for (k, v) in extra.as_object().unwrap() {
         claims[k] = v.clone();
     }

@@ -101,11 +101,10 @@ fn header_names_keep_the_clients_spelling_in_strict_mode_and_the_filter_still_fi
         .unwrap();
 }
 
-/// nginx's real `:path` rule (ngx_wasm_module `ngx_proxy_wasm_maps_set_path`): setting `:path`
-/// changes `$uri` only — the query string, token included, still goes upstream — and a value
-/// with `?` traps. roomgate strips query tokens by rewriting `:path`, so on nginx today 12 table
-/// cases forward the token and 2 answer 500. A fix (e.g. write the `request.query` property,
-/// which nginx maps to `$args`, when the host is nginx) should make this pass.
+/// The `:path` rule of ngx_wasm_module up to prerelease-0.5.0 (`ngx_proxy_wasm_maps_set_path`):
+/// setting `:path` changes `$uri` only — the query string, token included, still goes upstream —
+/// and a value with `?` traps. roomgate never sets `:path` on nginx: it strips query tokens
+/// through the `request.query` property (`$args`), so the table holds under that rule too.
 #[test]
 fn every_case_of_the_behaviour_table_holds_under_nginx_path_rules() {
     let base = Harness::load().unwrap().strict().ngx_paths(true);
@@ -123,7 +122,7 @@ fn under_nginx_path_rules_a_query_token_is_stripped_through_request_query_withou
         .at(NOW)
         .configure(&table::config("jitsi").unwrap())
         .unwrap();
-    let claims = serde_json::json!({"iss": "roomgate", "aud": "jitsi", "room": "standup",
+    let claims = serde_json::json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup",
                                     "exp": NOW + 600});
     let t = roomgate_harness::fuel::sign_jwt(&claims, table::JITSI_SECRET).unwrap();
     let ex = vm
@@ -139,4 +138,54 @@ fn under_nginx_path_rules_a_query_token_is_stripped_through_request_query_withou
         .nowhere(&t)
         .unwrap();
     assert_eq!(vm.restarts(), 0);
+}
+
+fn jitsi_vm(base: Harness) -> roomgate_harness::Vm {
+    base.envs(table::env("jitsi"))
+        .at(NOW)
+        .configure(&table::config("jitsi").unwrap())
+        .unwrap()
+}
+
+/// nginx's `ignore_invalid_headers on` (its default, kept by the shipped example) drops a header
+/// line whose name is not a token before any filter runs (measured: 200 through a real nginx).
+#[test]
+fn a_header_name_that_is_not_utf8_never_reaches_the_filter_under_the_shipped_example() {
+    let mut vm = jitsi_vm(Harness::load().unwrap().strict());
+    let ex = vm
+        .get("/libs/x.js")
+        .raw_header(b"x-na\xffme", b"1")
+        .send()
+        .unwrap();
+    ex.expect_continue().unwrap();
+}
+
+/// With `ignore_invalid_headers off` such a name reaches the module, and the proxy-wasm SDK's
+/// whole-map read panics on it (it has no byte API for names, and the filter forbids `unsafe`):
+/// the request fails closed with 500 and ngx_wasm_module replaces the instance, as measured in a
+/// real nginx. A value that is not UTF-8 is read as bytes and refused with 400.
+#[test]
+fn with_invalid_headers_kept_a_name_that_is_not_utf8_traps_and_a_value_is_a_400() {
+    let mut vm = jitsi_vm(Harness::load().unwrap().strict().ngx_invalid_headers(false));
+    let ex = vm
+        .get("/libs/x.js")
+        .raw_header(b"x-na\xffme", b"1")
+        .send()
+        .unwrap();
+    ex.expect_trap().unwrap();
+    assert_eq!(ex.status(), Some(500));
+    vm.get("/libs/x.js")
+        .send()
+        .unwrap()
+        .expect_continue()
+        .unwrap();
+    assert_eq!(vm.restarts(), 1);
+    vm.get("/libs/x.js")
+        .raw_header(b"x-name", b"\xff")
+        .send()
+        .unwrap()
+        .expect_local(400)
+        .unwrap()
+        .error("bad_request")
+        .unwrap();
 }

@@ -134,7 +134,7 @@ fn jitsi() -> Vm {
 }
 
 fn valid_link() -> String {
-    let claims = json!({"iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": "standup",
+    let claims = json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup",
                         "exp": NOW + 600});
     format!("/standup?jwt={}", sign_jwt(&claims, JITSI_SECRET).unwrap())
 }
@@ -229,7 +229,7 @@ fn a_failing_metric_increment_does_not_change_the_verdict() {
         .unwrap()
         .expect_continue()
         .unwrap();
-    vm.get("/standup")
+    vm.get("/xmpp-websocket?room=standup")
         .send()
         .unwrap()
         .expect_local(401)
@@ -248,7 +248,7 @@ fn a_host_that_cannot_define_metrics_never_gets_a_plugin_that_lets_requests_thro
         // Either the start fails (the SDK treats the status as fatal) or the plugin runs and
         // still checks every request.
         if let Ok(mut vm) = h.start(&config) {
-            let ex = vm.get("/standup").send().unwrap();
+            let ex = vm.get("/xmpp-websocket?room=standup").send().unwrap();
             refused(&ex);
         }
     }
