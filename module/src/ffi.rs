@@ -378,10 +378,14 @@ extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     let mut stream = Stream {
         envoy: filter_envoy,
     };
-    // SAFETY: `filter` is what `filter_new` returned: the config from `config_new` (non-NULL, or
-    // Envoy would have answered 500 without calling this hook), alive until `config_destroy`,
-    // which Envoy calls only after every stream of it. `Config` is Sync: shared by all workers.
-    let config = unsafe { &*filter.cast::<Config>() };
+    // SAFETY: `filter` is what `filter_new` returned: NULL (then Envoy answers 500 itself and
+    // never calls this hook; refused below all the same) or the config from `config_new`, alive
+    // until `config_destroy`, which Envoy calls only after every stream of it. `Config` is Sync:
+    // shared by all workers.
+    let Some(config) = (unsafe { filter.cast::<Config>().as_ref() }) else {
+        stream.reset();
+        return STOP_ITERATION;
+    };
     let decided = catch_unwind(AssertUnwindSafe(|| config.on_request_headers(&mut stream)));
     match decided {
         Ok(Flow::Continue) => CONTINUE,
