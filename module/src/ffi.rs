@@ -10,9 +10,9 @@
 //! 5 critical.
 //!
 //! No panic may unwind into Envoy (undefined behaviour) or abort it (the module is built with
-//! `panic = "unwind"`, profile `module`): every hook runs its body under `catch_unwind`, and fails
-//! closed when it catches one: NULL from the config hook (Envoy refuses the configuration), a 500
-//! from the request hook.
+//! `panic = "unwind"`, profile `module`): every hook that runs roomgate code runs it under
+//! `catch_unwind` (the others are empty), and fails closed when it catches one: NULL from the
+//! config hook (Envoy refuses the configuration), a 500 from the request hook.
 #![allow(unsafe_code)]
 
 use crate::Config;
@@ -352,7 +352,8 @@ extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: *const 
     if !config.is_null() {
         // SAFETY: a non-NULL config pointer is one `config_new` made with Box::into_raw; Envoy
         // destroys it once, after every stream of it (each holds a reference to the config).
-        drop(unsafe { Box::from_raw(config.cast::<Config>().cast_mut()) });
+        let config = unsafe { Box::from_raw(config.cast::<Config>().cast_mut()) };
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(config)));
     }
 }
 
