@@ -1,8 +1,9 @@
 //! The native Envoy module (dist/libroomgate.so) as an operator meets it in a real Envoy:
 //! `envoy-module.yaml` validates and runs the same configuration as `envoy.yaml`, an unusable
 //! configuration is refused with roomgate's one log line, counters and denial logs carry the wasm
-//! filter's names, a panic inside the module is answered 500 without taking Envoy down, and the
-//! Envoy Gateway example holds a configuration the engine accepts. The behaviour table and the
+//! filter's names, a panic inside the module is answered 500 without taking Envoy down, Envoy
+//! routes the stripped target as it does behind the wasm filter, and the Envoy Gateway example
+//! holds a configuration the engine accepts. The behaviour table and the
 //! attack corpus run through the module in table_module.rs and attacks_module.rs.
 #![allow(
     clippy::unwrap_used,
@@ -264,4 +265,52 @@ fn the_envoy_gateway_module_example_allowlists_the_module_and_its_config_compile
     let env = |k: &str| (k == "JWT_APP_SECRET").then(|| table::JITSI_SECRET.to_owned());
     Gate::from_json(module["config"].to_string().as_bytes(), &env)
         .unwrap_or_else(|e| panic!("roomgate refuses the example: {e}"));
+}
+
+#[test]
+fn the_route_is_chosen_again_for_the_stripped_target_as_with_the_wasm_filter() {
+    let upstream = EchoUpstream::start(0).unwrap();
+    let token = jitsi_token();
+    // One route for targets that still carry `?jwt=`, one for the rest: the upstream sees which
+    // one Envoy used after roomgate stripped the token.
+    let routes = |v: &mut Value| {
+        let routes = v
+            .pointer_mut(
+                "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config\
+                 /route_config/virtual_hosts/0/routes",
+            )
+            .unwrap();
+        *routes = json!([
+            {"match": {"prefix": "/", "query_parameters": [{"name": "jwt", "present_match": true}]},
+             "route": {"cluster": "upstream"},
+             "request_headers_to_add": [{"header": {"key": "x-route", "value": "with-jwt"}}]},
+            {"match": {"prefix": "/"}, "route": {"cluster": "upstream"},
+             "request_headers_to_add": [{"header": {"key": "x-route", "value": "stripped"}}]}
+        ]);
+    };
+    let wasm = {
+        let mut cfg = EnvoyConfig::new(upstream.port())
+            .unwrap()
+            .plugin_config(&table::config("jitsi").unwrap())
+            .mutate(roomgate_tests::hosts::drop_host_env_keys);
+        for (k, v) in table::env("jitsi") {
+            cfg = cfg.env(k, &v);
+        }
+        cfg
+    };
+    for cfg in [wasm, jitsi(&upstream)] {
+        let module = cfg.is_module();
+        let envoy = Envoy::start(cfg.mutate(routes)).unwrap();
+        let r = envoy
+            .send("GET", &format!("/standup?jwt={token}"), &[])
+            .unwrap();
+        assert_eq!(r.status, 200, "module: {module}: {r:?}");
+        let echoed = r.echoed().unwrap();
+        assert_eq!(echoed.path, "/standup", "module: {module}");
+        assert_eq!(
+            echoed.header("x-route"),
+            Some("stripped"),
+            "module: {module}"
+        );
+    }
 }
