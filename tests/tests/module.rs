@@ -19,7 +19,6 @@ use roomgate_tests::upstream::EchoUpstream;
 use roomgate_tests::{repo_root, support};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Mutex;
 
 fn jitsi_token() -> String {
@@ -136,40 +135,27 @@ fn counters_and_denial_logs_carry_the_wasm_filters_names() {
 const PANIC_HEADER: &str = "x-roomgate-test-panic";
 
 /// Builds the test-only module whose request hook panics on `x-roomgate-test-panic`, once, into
-/// dist/panic/ (separate target dir, so the default build is untouched).
+/// dist/panic/ (separate target dir, so the default build is untouched); returns that directory.
 fn panic_module_dir() -> PathBuf {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    let root = repo_root();
-    let dir = root.join("dist").join("panic");
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !*built {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--profile",
-                "module",
-                "--locked",
-                "-p",
-                "roomgate-module",
-                "--features",
-                "test-panic",
-                "--target-dir",
-                "target/panic",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the panic module failed");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            root.join("target/panic/module/libroomgate.so"),
-            dir.join("libroomgate.so"),
-        )
-        .unwrap();
-        *built = true;
-    }
-    dir
+    let so = built.get_or_insert_with(|| {
+        let args = [
+            "--profile",
+            "module",
+            "--locked",
+            "-p",
+            "roomgate-module",
+            "--features",
+            "test-panic",
+            "--target-dir",
+            "target/panic",
+        ];
+        let so = "target/panic/module/libroomgate.so";
+        support::build_test_artifact(&args, so, "dist/panic/libroomgate.so")
+            .unwrap_or_else(|e| panic!("building the panic module: {e}"))
+    });
+    so.parent().map(PathBuf::from).unwrap_or_default()
 }
 
 #[test]
@@ -213,22 +199,7 @@ fn a_panic_inside_the_module_is_answered_500_and_envoy_keeps_serving() {
 
 #[test]
 fn the_demo_script_serves_its_documented_examples_on_the_module() {
-    let root = repo_root();
-    if !root.join("target/release/issuer").exists()
-        || !root.join("target/release/echo-upstream").exists()
-    {
-        panic!("run `make build` first: the demo uses the release binaries");
-    }
-    let out = Command::new(root.join("scripts/run-demo.sh"))
-        .args(["--check", "--module"])
-        .current_dir(&root)
-        .env("JWT_APP_SECRET", table::JITSI_SECRET)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
+    let text = support::run_demo_check(&["--module"]).unwrap_or_else(|e| panic!("{e}"));
     assert!(text.contains("libroomgate.so"), "{text}");
 }
 
