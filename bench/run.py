@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """`make bench`: roomgate side by side with what users would otherwise run.
 
-Five Envoy 1.40 instances (each `--concurrency 1`, pinned to CPU 0) proxy to the same minimal
+Six Envoy 1.40 instances (each `--concurrency 1`, pinned to CPU 0) proxy to the same minimal
 upstream; wrk, the upstream and the auth service run pinned to CPU 1:
 
   A  Envoy, no auth filter                       the limit
   N  Envoy + a no-op proxy-wasm filter (V8)      the floor any wasm filter pays
   B  Envoy + roomgate.wasm (V8)                  JWT allowed, static token allowed, 401, 403, public
+  M  Envoy + libroomgate.so (native module)      JWT allowed, public
   C  Envoy + native jwt_authn (HS256, JWKS oct)  the best local verifier Envoy has
   D  Envoy + ext_authz (HTTP) -> authsvc         the auth-service architecture (auth_request -> service)
 
@@ -114,6 +115,22 @@ def wasm_filter(name, wasm_path, configuration, env):
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
                     "value": configuration,
                 },
+            },
+        },
+    }
+
+
+def module_filter(configuration):
+    """roomgate as the native dynamic module (found on ENVOY_DYNAMIC_MODULES_SEARCH_PATH)."""
+    return {
+        "name": "roomgate",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": "roomgate"},
+            "filter_name": "roomgate",
+            "filter_config": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": configuration,
             },
         },
     }
@@ -307,6 +324,7 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--envoy", default=os.path.join(ROOT, ".venv/bin/envoy"))
     ap.add_argument("--wasm", default=os.path.join(ROOT, "dist/roomgate.wasm"))
+    ap.add_argument("--module", default=os.path.join(ROOT, "dist/libroomgate.so"))
     ap.add_argument("--noop", default=os.path.join(ROOT, "target/bench/wasm32-wasip1/release/roomgate_bench_noop.wasm"))
     ap.add_argument("--tools", default=os.path.join(ROOT, "target/bench/release"))
     ap.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
@@ -318,7 +336,7 @@ def main():
     ap.add_argument("--load-cpu", type=int, default=1)
     args = ap.parse_args()
 
-    for path in (args.envoy, args.wasm, args.noop, os.path.join(args.tools, "authsvc"),
+    for path in (args.envoy, args.wasm, args.module, args.noop, os.path.join(args.tools, "authsvc"),
                  os.path.join(args.tools, "bench-upstream")):
         if not os.path.exists(path):
             sys.exit(f"missing {path} (run `make bench`, which builds it)")
@@ -353,9 +371,13 @@ def main():
             **{f"B:{n}": [wasm_filter("roomgate", os.path.abspath(w), roomgate_config,
                                       {"JWT_APP_SECRET": SECRET, "STANDUP_TOKEN": STANDUP_TOKEN})]
                for n, w in (c.split("=", 1) for c in args.compare)},
+            "M": [module_filter(roomgate_config)],
             "C": [jwt_authn_filter()],
             "D": [ext_authz_filter(authsvc_port)],
         }
+        # The module reads its secrets from Envoy's own environment.
+        module_env = {"JWT_APP_SECRET": SECRET, "STANDUP_TOKEN": STANDUP_TOKEN,
+                      "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": os.path.dirname(os.path.abspath(args.module))}
         envoys = {}
         for i, (name, chain) in enumerate(filters.items()):
             listen, admin = free_port(), free_port()
@@ -367,7 +389,8 @@ def main():
             argv = [args.envoy, "-c", cfg_path, "--concurrency", "1", "--disable-hot-restart",
                     "--base-id", str(os.getpid() % 10000 * 10 + i), "-l", "info",
                     "--log-path", log]
-            proc = Proc(f"envoy {name}", argv, args.envoy_cpu, log=os.path.join(tmp, f"stdout-{name}.log"))
+            proc = Proc(f"envoy {name}", argv, args.envoy_cpu, env=module_env if name == "M" else None,
+                        log=os.path.join(tmp, f"stdout-{name}.log"))
             procs.append(proc)
             envoys[name] = (proc, listen, admin, log, cfg_path)
         for proc, _, admin, log, _ in envoys.values():
@@ -384,6 +407,8 @@ def main():
              "roomgate: forged JWT, 401 bad_signature"),
             ("B 403", "B", "/retro", [bearer], 403, "roomgate: valid JWT, other room, 403"),
             ("B public", "B", "/health", [], 200, "roomgate: public route"),
+            ("M jwt", "M", "/standup", [bearer], 200, "roomgate native module: JWT allowed"),
+            ("M public", "M", "/health", [], 200, "roomgate native module: public route"),
             *[(f"B jwt {n}", f"B:{n}", "/standup", [bearer], 200, f"roomgate build {n}: JWT allowed")
               for n in (c.split("=", 1)[0] for c in args.compare)],
             ("C", "C", "/standup", [bearer], 200, "Envoy jwt_authn (HS256), same token"),
@@ -400,7 +425,7 @@ def main():
             if status != want or (want == 200 and body != "ok"):
                 sys.exit(f"{name}: expected {want}, got {status}: {body[:300]}\n"
                          f"{open(envoys[cfg][3]).read()[-3000:]}")
-        for cfg in ("B", "C", "D"):
+        for cfg in ("B", "M", "C", "D"):
             if cfg in envoys:
                 status, _ = get(envoys[cfg][1], "/standup", {"Authorization": f"Bearer {jwt_forged}"})
                 if status != 401:
@@ -499,6 +524,11 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
             ("B(JWT) ≥ 0.95 × N", "B jwt", "N", 0.95),
             ("B(JWT) ≥ 1.05 × C", "B jwt", "C", 1.05),
             ("B(JWT) ≥ 1.4 × D", "B jwt", "D", 1.4),
+            *((label, name, base, goal) for label, name, base, goal in (
+                ("M(JWT) ≥ 0.90 × A", "M jwt", "A", 0.90),
+                ("M(JWT) ≥ 1.35 × C", "M jwt", "C", 1.35),
+                ("M(public) ≥ 0.95 × A", "M public", "A", 0.95),
+            ) if name in summary and base in summary),
         ):
             rr = round_ratio(name, base)
             cr = cost[base] / cost[name]
@@ -510,11 +540,17 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
         w(f"roomgate's own work on the JWT path: {cost['B jwt'] - cost['N']:.1f} µs of Envoy CPU per request "
           f"above the no-op filter; the V8 floor (N − A): {cost['N'] - cost['A']:.1f} µs. For D the CPU-capacity "
           "ratio counts the auth service's CPU too.")
+        if "M jwt" in cost and "A" in cost:
+            w("")
+            w(f"The native module's whole JWT path: {cost['M jwt'] - cost['A']:.1f} µs of Envoy CPU per request "
+              f"above no filter (A); its public route: "
+              f"{cost.get('M public', float('nan')) - cost['A']:.1f} µs.")
         w("")
     w("## Run")
     w("")
     size = os.path.getsize(args.wasm)
-    w(f"- roomgate.wasm: {size} bytes ({size / 1024:.0f} KiB); no-op filter: {os.path.getsize(args.noop)} bytes")
+    w(f"- roomgate.wasm: {size} bytes ({size / 1024:.0f} KiB); no-op filter: {os.path.getsize(args.noop)} bytes; "
+      f"libroomgate.so: {os.path.getsize(args.module)} bytes")
     model = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -541,8 +577,9 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
       "-H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$PORT/standup")
     w("```")
     w("")
-    w("Configurations: `bench/run.py` writes the five Envoy configurations (A: router only; N: the")
-    w("no-op filter `bench/noop`; B: `dist/roomgate.wasm` with `bench/roomgate.json`; C: `jwt_authn`")
+    w("Configurations: `bench/run.py` writes the six Envoy configurations (A: router only; N: the")
+    w("no-op filter `bench/noop`; B: `dist/roomgate.wasm` with `bench/roomgate.json`; M: the native")
+    w("module `dist/libroomgate.so` with the same JSON, secrets in Envoy's environment; C: `jwt_authn`")
     w("with a local JWKS `oct` key, issuer and `exp` required, `room`/`sub` copied to headers; D:")
     w("`ext_authz` HTTP to `bench/authsvc`, which verifies the same token and room).")
     w("")

@@ -2,20 +2,32 @@
 # Starts the roomgate demo: echo upstream on 127.0.0.1:8081, Envoy with roomgate.wasm on :8080
 # (admin :9901), mints tokens with `issuer`, prints curl commands and runs them once.
 #
-#   scripts/run-demo.sh           serve until Ctrl-C
-#   scripts/run-demo.sh --check   run the examples, verify their statuses, stop (used by the tests)
+#   scripts/run-demo.sh            serve until Ctrl-C
+#   scripts/run-demo.sh --check    run the examples, verify their statuses, stop (used by the tests)
+#   scripts/run-demo.sh --module   roomgate as the native module (envoy-module.yaml, dist/libroomgate.so)
 #
-# Expects `make build envoy` to have run (`make run` does both).
+# Expects `make build envoy` to have run (`make run` / `make run-module` do both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 check=0
-[[ "${1:-}" == "--check" ]] && check=1
+config=envoy.yaml
+filter=dist/roomgate.wasm
+logs=wasm:info
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    --module) config=envoy-module.yaml; filter=dist/libroomgate.so; logs=dynamic_modules:info ;;
+    *) echo "usage: $0 [--check] [--module]" >&2; exit 2 ;;
+  esac
+done
+# envoy-module.yaml names the module `roomgate`: Envoy loads libroomgate.so from this directory.
+export ENVOY_DYNAMIC_MODULES_SEARCH_PATH="$PWD/dist"
 
 ISSUER=target/release/issuer
 UPSTREAM=target/release/echo-upstream
 ENVOY=.venv/bin/envoy
-for bin in "$ISSUER" "$UPSTREAM" "$ENVOY" dist/roomgate.wasm; do
+for bin in "$ISSUER" "$UPSTREAM" "$ENVOY" "$filter"; do
   [[ -e "$bin" ]] || { echo "missing $bin: run 'make run' (or 'make build envoy')" >&2; exit 2; }
 done
 mkdir -p .run
@@ -38,8 +50,8 @@ trap 'exit 130' INT TERM
 # setsid: a process group of their own, so they survive the shell's job control and stop together.
 setsid "$UPSTREAM" --port 8081 2> .run/upstream.log &
 pids+=($!)
-setsid "$ENVOY" -c envoy.yaml --concurrency 1 --base-id 8080 --disable-hot-restart \
-  -l warning --component-log-level wasm:info --log-path .run/envoy.log &
+setsid "$ENVOY" -c "$config" --concurrency 1 --base-id 8080 --disable-hot-restart \
+  -l warning --component-log-level "$logs" --log-path .run/envoy.log &
 pids+=($!)
 
 for _ in $(seq 1 300); do
@@ -70,7 +82,7 @@ example "public asset"                200 "http://127.0.0.1:8080/libs/app.js"
 
 cat <<TXT
 
-roomgate demo is up: Envoy + roomgate.wasm on http://127.0.0.1:8080 (admin http://127.0.0.1:9901),
+roomgate demo is up: Envoy + $filter on http://127.0.0.1:8080 (admin http://127.0.0.1:9901),
 echo upstream on 127.0.0.1:8081. The secret is in JWT_APP_SECRET (kept in .run/secret).
 
 Try it (tokens minted just now by target/release/issuer, valid 10 minutes):

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod glue;
 pub mod json;
 pub mod jwt;
 pub mod path;

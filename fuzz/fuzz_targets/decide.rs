@@ -11,18 +11,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use roomgate_filter::{Edit, Mode};
-use roomgate_fuzz::{gates, good_jwt, ADMIN_TOKEN, GLOBAL_TOKEN, NOW, ROOM1_TOKEN};
+use roomgate_fuzz::{gates, good_jwt, ADMIN_TOKEN, GLOBAL_TOKEN, IDENTITY, NOW, ROOM1_TOKEN};
 use std::sync::OnceLock;
-
-const IDENTITY: [&str; 7] = [
-    "x-roomgate-room",
-    "x-roomgate-subject",
-    "x-roomgate-name",
-    "x-roomgate-moderator",
-    "x-roomgate-admin",
-    "x-roomgate-auth",
-    "x-roomgate-report",
-];
 
 struct Fixture {
     gates: Vec<roomgate_filter::Gate>,

@@ -18,6 +18,17 @@ pub const ROOM1_TOKEN: &str = "room1-token-0123456789abcdef01234567890";
 /// Seed 002's admin token.
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789a";
 
+/// The identity headers the example configurations forward (client-sent ones must be removed).
+pub const IDENTITY: [&str; 7] = [
+    "x-roomgate-room",
+    "x-roomgate-subject",
+    "x-roomgate-name",
+    "x-roomgate-moderator",
+    "x-roomgate-admin",
+    "x-roomgate-auth",
+    "x-roomgate-report",
+];
+
 /// The environment every configuration is compiled with.
 pub fn env(name: &str) -> Option<String> {
     match name {

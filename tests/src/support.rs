@@ -1,5 +1,6 @@
 //! Small things every end-to-end suite needs: the clock, scratch directories, the release
-//! `issuer` binary, and Envoy on the hot-reload (ECDS) example of deploy/envoy-ecds.
+//! `issuer` binary, test-only builds, the demo script, and Envoy on the hot-reload (ECDS) example
+//! of deploy/envoy-ecds.
 
 use crate::envoy::{Envoy, EnvoyConfig};
 use crate::upstream::EchoUpstream;
@@ -44,6 +45,55 @@ pub fn issuer_bin() -> Result<PathBuf, String> {
         }
     }
     Ok(bin)
+}
+
+/// Runs `cargo build <args>` in the repository (a test-only build, in its own target dir so the
+/// default build is untouched) and copies `built` to `dest` (both relative to the repository root);
+/// returns `dest`, absolute.
+pub fn build_test_artifact(args: &[&str], built: &str, dest: &str) -> Result<PathBuf, String> {
+    let root = crate::repo_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .arg("build")
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build {} failed", args.join(" ")));
+    }
+    let dest = root.join(dest);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::copy(root.join(built), &dest)
+        .map_err(|e| format!("cannot copy {built} to {}: {e}", dest.display()))?;
+    Ok(dest)
+}
+
+/// Runs `scripts/run-demo.sh --check` with `args` and the table's JWT_APP_SECRET: its output if
+/// it exited 0 and every documented example answered as expected. Needs `make build`.
+pub fn run_demo_check(args: &[&str]) -> Result<String, String> {
+    let root = crate::repo_root();
+    if !root.join("target/release/issuer").exists()
+        || !root.join("target/release/echo-upstream").exists()
+    {
+        return Err("run `make build` first: the demo uses the release binaries".into());
+    }
+    let out = std::process::Command::new(root.join("scripts/run-demo.sh"))
+        .arg("--check")
+        .args(args)
+        .current_dir(&root)
+        .env("JWT_APP_SECRET", crate::table::JITSI_SECRET)
+        .output()
+        .map_err(|e| format!("cannot run the demo: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() && !text.contains("FAIL") {
+        Ok(text)
+    } else {
+        Err(text)
+    }
 }
 
 /// Envoy on deploy/envoy-ecds/envoy.yaml, watching `dir/roomgate.yaml` for its roomgate

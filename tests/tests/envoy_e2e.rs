@@ -198,20 +198,5 @@ fn a_denied_request_never_reaches_the_upstream() {
 
 #[test]
 fn the_demo_script_serves_its_documented_examples() {
-    let root = roomgate_tests::repo_root();
-    if !root.join("target/release/issuer").exists()
-        || !root.join("target/release/echo-upstream").exists()
-    {
-        panic!("run `make build` first: the demo uses the release binaries");
-    }
-    let out = std::process::Command::new(root.join("scripts/run-demo.sh"))
-        .arg("--check")
-        .current_dir(&root)
-        .env("JWT_APP_SECRET", table::JITSI_SECRET)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
+    roomgate_tests::support::run_demo_check(&[]).unwrap_or_else(|e| panic!("{e}"));
 }

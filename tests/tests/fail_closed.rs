@@ -20,7 +20,6 @@ use roomgate_tests::upstream::EchoUpstream;
 use roomgate_tests::{http, repo_root};
 use serde_json::json;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,16 +27,11 @@ const TRAP_HEADER: &str = "x-roomgate-test-trap";
 
 /// Builds dist/roomgate-trap.wasm once (separate target dir, so the default build is untouched).
 fn trap_wasm() -> PathBuf {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    let root = repo_root();
-    let out = root.join("dist").join("roomgate-trap.wasm");
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !*built {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
+    built
+        .get_or_insert_with(|| {
+            let args = [
                 "--release",
                 "--locked",
                 "-p",
@@ -48,19 +42,12 @@ fn trap_wasm() -> PathBuf {
                 "test-trap",
                 "--target-dir",
                 "target/trap",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the trap wasm failed");
-        std::fs::create_dir_all(root.join("dist")).unwrap();
-        std::fs::copy(
-            root.join("target/trap/wasm32-wasip1/release/roomgate_filter.wasm"),
-            &out,
-        )
-        .unwrap();
-        *built = true;
-    }
-    out
+            ];
+            let wasm = "target/trap/wasm32-wasip1/release/roomgate_filter.wasm";
+            roomgate_tests::support::build_test_artifact(&args, wasm, "dist/roomgate-trap.wasm")
+                .unwrap_or_else(|e| panic!("building the trap wasm: {e}"))
+        })
+        .clone()
 }
 
 fn now() -> i64 {
