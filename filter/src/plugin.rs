@@ -5,15 +5,14 @@
 //! implement (no `proxy_get_log_level`, `proxy_done`, gRPC, dispatch or `proxy_continue_*`), and
 //! never depends on `end_of_stream` in the headers phase (always false in nginx).
 
-use crate::config::{LogLevel, Mode};
-use crate::engine::{Edit, Gate, RouteKind, Verdict};
+use crate::engine::{Gate, Verdict};
 use crate::error::Denial;
+use crate::glue::{self, Level};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel as HostLevel, MetricType};
+use proxy_wasm::types::{Action, ContextType, LogLevel as HostLevel, MapType, MetricType, Status};
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
@@ -25,16 +24,24 @@ fn log(level: HostLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
-/// Counters exported as proxy-wasm metrics, defined once at configuration: `roomgate.allowed`,
-/// `roomgate.denied`, `roomgate.denied.<reason>`, `roomgate.source.<source>`, `roomgate.route.<kind>`
-/// (Envoy shows them under `wasmcustom.` in /stats and /stats/prometheus).
+fn host_level(level: Level) -> HostLevel {
+    match level {
+        Level::Trace => HostLevel::Trace,
+        Level::Debug => HostLevel::Debug,
+        Level::Info => HostLevel::Info,
+        Level::Warn => HostLevel::Warn,
+        Level::Error => HostLevel::Error,
+        Level::Critical => HostLevel::Critical,
+    }
+}
+
+/// Counters exported as proxy-wasm metrics, defined once at configuration, in the order of
+/// [`glue::counter_names`] (Envoy shows them under `wasmcustom.` in /stats and
+/// /stats/prometheus).
 #[derive(Debug, Default)]
 struct Metrics {
-    allowed: Option<u32>,
-    denied: Option<u32>,
-    reasons: Vec<(Denial, u32)>,
-    sources: Vec<(&'static str, u32)>,
-    kinds: Vec<(RouteKind, u32)>,
+    /// One id per name of [`glue::counter_names`], in its order.
+    counters: Vec<Option<u32>>,
     /// Gauge `roomgate.vm_memory_bytes`: the VM's linear memory (it only grows, so a leak shows).
     memory: Option<u32>,
     /// The value last recorded in that gauge: it is only set again when the memory grew, which
@@ -42,25 +49,12 @@ struct Metrics {
     recorded_memory: Cell<usize>,
 }
 
-const SOURCES: [&str; 5] = ["bearer", "x_auth_token", "header", "query", "cookie"];
-
 impl Metrics {
     fn define() -> Self {
-        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
         Self {
-            allowed: counter("roomgate.allowed"),
-            denied: counter("roomgate.denied"),
-            reasons: Denial::ALL
+            counters: glue::counter_names()
                 .iter()
-                .filter_map(|d| Some((*d, counter(&format!("roomgate.denied.{}", d.reason()))?)))
-                .collect(),
-            sources: SOURCES
-                .iter()
-                .filter_map(|s| Some((*s, counter(&format!("roomgate.source.{s}"))?)))
-                .collect(),
-            kinds: RouteKind::ALL
-                .iter()
-                .filter_map(|k| Some((*k, counter(&format!("roomgate.route.{}", k.label()))?)))
+                .map(|name| hostcalls::define_metric(MetricType::Counter, name).ok())
                 .collect(),
             memory: hostcalls::define_metric(MetricType::Gauge, "roomgate.vm_memory_bytes").ok(),
             recorded_memory: Cell::new(0),
@@ -78,54 +72,17 @@ impl Metrics {
         }
     }
 
-    fn count_internal(&self) {
-        for id in [
-            self.denied,
-            self.reasons
-                .iter()
-                .find(|(d, _)| *d == Denial::Internal)
-                .map(|(_, id)| *id),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = hostcalls::increment_metric(id, 1);
+    fn bump(&self, counters: impl Iterator<Item = usize>) {
+        for i in counters {
+            if let Some(Some(id)) = self.counters.get(i) {
+                let _ = hostcalls::increment_metric(*id, 1);
+            }
         }
     }
 
     fn count(&self, verdict: &Verdict) {
         self.record_memory();
-        let bump = |id: Option<u32>| {
-            if let Some(id) = id {
-                let _ = hostcalls::increment_metric(id, 1);
-            }
-        };
-        match verdict.denial {
-            Some(denial) => {
-                bump(self.denied);
-                bump(
-                    self.reasons
-                        .iter()
-                        .find(|(d, _)| *d == denial)
-                        .map(|(_, id)| *id),
-                );
-            }
-            None => bump(self.allowed),
-        }
-        if let Some(source) = verdict.source {
-            bump(
-                self.sources
-                    .iter()
-                    .find(|(s, _)| *s == source)
-                    .map(|(_, id)| *id),
-            );
-        }
-        bump(
-            self.kinds
-                .iter()
-                .find(|(k, _)| *k == verdict.kind)
-                .map(|(_, id)| *id),
-        );
+        self.bump(glue::counted(verdict));
     }
 }
 
@@ -208,15 +165,12 @@ impl RootContext for Root {
             Ok(gate) => {
                 self.gate = Some(Rc::new(gate));
                 self.metrics = Rc::new(Metrics::define());
-                log(HostLevel::Info, "roomgate: configuration loaded");
+                log(HostLevel::Info, glue::CONFIG_LOADED);
                 true
             }
             Err(e) => {
                 self.gate = None;
-                log(
-                    HostLevel::Critical,
-                    &format!("roomgate: configuration rejected: {e}"),
-                );
+                log(HostLevel::Critical, &glue::config_rejected(&e));
                 false
             }
         }
@@ -245,13 +199,9 @@ impl Context for Request {}
 
 impl Request {
     fn deny_internal(&self, why: &str) -> Action {
-        self.metrics.count_internal();
-        log(
-            HostLevel::Error,
-            &format!("roomgate: denied: reason=internal_error ({why})"),
-        );
-        let r = crate::engine::response_for(Denial::Internal, Denial::Internal.message());
-        self.send(&r)
+        self.metrics.bump(glue::counted_internal());
+        log(HostLevel::Error, &glue::internal_line(why));
+        self.send(&glue::internal_response())
     }
 
     fn send(&self, r: &crate::engine::Response) -> Action {
@@ -266,36 +216,9 @@ impl Request {
     }
 
     fn log_verdict(&self, gate: &Gate, v: &Verdict) {
-        let Some(denial) = v.denial else { return };
-        let level = match gate.log_denials() {
-            LogLevel::Off => return,
-            LogLevel::Trace => HostLevel::Trace,
-            LogLevel::Debug => HostLevel::Debug,
-            LogLevel::Info => HostLevel::Info,
-            LogLevel::Warn => HostLevel::Warn,
-            LogLevel::Error => HostLevel::Error,
-        };
-        let mode = if gate.mode() == Mode::Report {
-            " (report mode: not blocked)"
-        } else {
-            ""
-        };
-        let room = v
-            .room
-            .as_deref()
-            .map(crate::engine::header_safe)
-            .unwrap_or_else(|| "-".into());
-        log(
-            level,
-            &format!(
-                "roomgate: denied{mode}: status={} reason={} route={} kind={} source={} room={room}",
-                denial.status(),
-                denial.reason(),
-                gate.route_label(v.route),
-                v.kind.label(),
-                v.source.unwrap_or("-"),
-            ),
-        );
+        if let Some((level, line)) = glue::denial_line(gate, v) {
+            log(host_level(level), &line);
+        }
     }
 }
 
@@ -367,9 +290,7 @@ impl HttpContext for Request {
         let Ok(now) = hostcalls::get_current_time() else {
             return self.deny_internal("clock unavailable");
         };
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let now = glue::unix_seconds(now);
 
         let verdict = if readable {
             gate.decide(&path, &headers, now)
@@ -387,24 +308,25 @@ impl HttpContext for Request {
         if let Some(response) = &verdict.response {
             return self.send(response);
         }
-        for edit in &verdict.edits {
-            let result = match edit {
-                Edit::Set(name, value) if name == ":path" => set_target(&self.host, value),
-                Edit::Set(name, value) => hostcalls::set_map_value(
-                    proxy_wasm::types::MapType::HttpRequestHeaders,
-                    name,
-                    Some(value),
-                ),
-                Edit::Remove(name) => hostcalls::set_map_value(
-                    proxy_wasm::types::MapType::HttpRequestHeaders,
-                    name,
-                    None,
-                ),
-            };
-            if result.is_err() {
-                return self.deny_internal("cannot edit request headers");
-            }
+        if glue::apply_edits(&verdict.edits, &mut Editor(&self.host)).is_err() {
+            return self.deny_internal("cannot edit request headers");
         }
         Action::Continue
+    }
+}
+
+/// Writes a verdict's edits into the request through the host.
+struct Editor<'h>(&'h HostKind);
+
+impl glue::RequestEditor for Editor<'_> {
+    type Error = Status;
+    fn set_target(&mut self, target: &str) -> Result<(), Status> {
+        set_target(self.0, target)
+    }
+    fn set_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+    }
+    fn remove_header(&mut self, name: &str) -> Result<(), Status> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
     }
 }
