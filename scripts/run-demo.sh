@@ -64,7 +64,7 @@ done
 [[ "$(curl -s http://127.0.0.1:9901/ready)" == LIVE* ]] || { echo "envoy did not become ready" >&2; exit 1; }
 
 JITSI=$("$ISSUER" mint jitsi standup --iss roomgate-demo --name Alice)
-LOBBY=$("$ISSUER" mint videocall standup-2024 --email alice@example.com --name Alice --host)
+LOBBY=$("$ISSUER" mint videocall standup-2024 --email alice@example.com --name Alice --host --secret-env JWT_APP_SECRET)
 
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 declare -a names=() want=() got=()

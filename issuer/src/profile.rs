@@ -184,7 +184,13 @@ pub fn claims(profile: Profile, id: &Identity) -> Map<String, Value> {
             put("iss", json!(id.iss));
             put("aud", json!(id.aud.as_deref().unwrap_or(JITSI_AUDIENCE)));
             put("sub", json!(id.sub.as_deref().unwrap_or("*")));
-            put("room", json!(id.room));
+            // Prosody compares the room claim (lower-cased) with the MUC name Jitsi's web app
+            // builds from the URL, so the claim is that name: `Daily Standup` is
+            // `daily%20standup`, `München` is `m%c3%bcnchen`.
+            put(
+                "room",
+                json!(roomgate_filter::engine::jitsi_room_name(&id.room)),
+            );
             put("nbf", json!(id.not_before.unwrap_or(id.issued_at)));
             put("exp", json!(id.expires));
             let mut user = Map::new();

@@ -7,7 +7,6 @@
 use crate::envoy::Envoy;
 use crate::hosts::EnvoyHost;
 use crate::table::{self, Token};
-use serde_json::json;
 
 /// (what, target, extra header lines, expected status)
 type RawCase = (&'static str, Vec<u8>, Vec<Vec<u8>>, u16);
@@ -16,7 +15,7 @@ fn good_token(now: i64) -> String {
     Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+        claims: table::jitsi_claims("standup"),
     }
     .render(now)
 }
@@ -163,7 +162,7 @@ pub fn raw_bytes_are_refused_and_the_filter_keeps_serving(
         // The folded line is part of x-a, not an Authorization header.
         (
             "an obs-folded header line",
-            b"/standup".to_vec(),
+            b"/xmpp-websocket?room=standup".to_vec(),
             vec![b"x-a: 1".to_vec(), [b" ", auth.as_bytes()].concat()],
             401,
         ),

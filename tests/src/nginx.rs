@@ -411,6 +411,10 @@ pub const REFUSED_BY_NGINX: &[(&str, &str)] = &[
         "two_different_authorization_headers_are_ambiguous",
         "nginx refuses a repeated Authorization header",
     ),
+    (
+        "connect_is_a_clear_400",
+        "nginx refuses CONNECT (a target that is not a path) itself",
+    ),
 ];
 
 /// [`table::run_all`] for an nginx host: every case as on any host, except the

@@ -85,13 +85,13 @@ fn logs_name_the_denial_but_never_the_token_or_secret() {
     let good = Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup", "exp": "@now+600"}),
     }
     .render(now());
     let expired = Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now-600"}),
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup", "exp": "@now-600"}),
     }
     .render(now());
     assert_eq!(
@@ -135,7 +135,13 @@ fn allowed_and_denied_requests_are_counted_in_envoy_stats() {
     let upstream = EchoUpstream::start(0).unwrap();
     let envoy = jitsi_envoy(&upstream);
     for _ in 0..3 {
-        assert_eq!(envoy.send("GET", "/standup", &[]).unwrap().status, 401);
+        assert_eq!(
+            envoy
+                .send("GET", "/xmpp-websocket?room=standup", &[])
+                .unwrap()
+                .status,
+            401
+        );
     }
     assert_eq!(envoy.send("GET", "/libs/x.js", &[]).unwrap().status, 200);
     let stats = envoy.admin_get("/stats").unwrap();
@@ -155,7 +161,7 @@ fn allowed_and_denied_requests_are_counted_in_envoy_stats() {
     let token = Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup", "exp": "@now+600"}),
     }
     .render(now());
     assert_eq!(
@@ -183,7 +189,7 @@ fn a_denied_request_never_reaches_the_upstream() {
     let upstream = EchoUpstream::start(0).unwrap();
     let envoy = jitsi_envoy(&upstream);
     for target in [
-        "/standup",
+        "/xmpp-websocket?room=standup",
         "/a/../b",
         "/standup?jwt=x.y.z",
         "/xmpp-websocket?room=a&room=b",

@@ -61,7 +61,7 @@ fn token() -> String {
     Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup", "exp": "@now+600"}),
     }
     .render(now())
 }
@@ -114,7 +114,13 @@ fn a_trap_inside_the_filter_refuses_the_request_and_every_later_one() {
     let good = format!("/standup?jwt={t}");
     // The trap build is otherwise the real filter.
     assert_eq!(envoy.send("GET", &good, &[]).unwrap().status, 200);
-    assert_eq!(envoy.send("GET", "/standup", &[]).unwrap().status, 401);
+    assert_eq!(
+        envoy
+            .send("GET", "/xmpp-websocket?room=standup", &[])
+            .unwrap()
+            .status,
+        401
+    );
     let served = upstream.request_count();
 
     let r = envoy.send("GET", &good, &[(TRAP_HEADER, "1")]).unwrap();
@@ -163,7 +169,13 @@ fn with_fail_reload_a_trap_refuses_only_its_request_and_the_vm_comes_back() {
         std::thread::yield_now();
     }
     assert_eq!(last, 200, "the VM did not come back");
-    assert_eq!(envoy.send("GET", "/standup", &[]).unwrap().status, 401);
+    assert_eq!(
+        envoy
+            .send("GET", "/xmpp-websocket?room=standup", &[])
+            .unwrap()
+            .status,
+        401
+    );
     assert!(envoy.stat("wasm.roomgate.vm_reload_success").unwrap() >= Some(1));
 }
 

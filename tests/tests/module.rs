@@ -25,7 +25,7 @@ fn jitsi_token() -> String {
     Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "room": "standup", "exp": "@now+600"}),
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": "standup", "exp": "@now+600"}),
     }
     .render(support::unix_now())
 }
@@ -106,7 +106,9 @@ fn counters_and_denial_logs_carry_the_wasm_filters_names() {
         .send("GET", &format!("/standup?jwt={token}"), &[])
         .unwrap();
     assert_eq!(ok.status, 200, "{ok:?}");
-    let denied = envoy.send("GET", "/standup", &[]).unwrap();
+    let denied = envoy
+        .send("GET", "/xmpp-websocket?room=standup", &[])
+        .unwrap();
     assert_eq!(denied.status, 401);
     let stat = |name: &str| envoy.stat(&format!("dynamicmodulescustom.{name}")).unwrap();
     assert_eq!(stat("roomgate.allowed"), Some(1));
@@ -120,8 +122,8 @@ fn counters_and_denial_logs_carry_the_wasm_filters_names() {
         prometheus.contains("envoy_dynamicmodulescustom_roomgate_allowed{} 1"),
         "{prometheus}"
     );
-    let line = "roomgate: denied: status=401 reason=missing_token route=pattern:/{room} kind=room \
-                source=- room=-";
+    let line = "roomgate: denied: status=401 reason=missing_token route=exact:/xmpp-websocket \
+                kind=room source=- room=standup";
     assert!(
         envoy.wait_for_log(line, std::time::Duration::from_secs(5)),
         "{}",

@@ -73,7 +73,7 @@ fn jwt(secret: &'static str, room: &str, exp: &str) -> String {
     Token::Jwt {
         secret,
         kid: None,
-        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "alice", "room": room, "exp": exp,
+        claims: json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi", "room": room, "exp": exp,
                        "context": {"user": {"name": "Alice", "moderator": true}}}),
     }
     .render(now())
@@ -93,7 +93,7 @@ fn mix() -> Vec<(Vec<u8>, u16)> {
             get("/libs/app.bundle.min.js", "x-roomgate-admin: true\r\n"),
             200,
         ),
-        (get("/standup", ""), 401),
+        (get("/xmpp-websocket?room=standup", ""), 401),
         (get(&format!("/standup?jwt={expired}"), ""), 401),
         (get(&format!("/retro?jwt={good}"), ""), 403),
         (get(&format!("/standup?jwt={forged}"), ""), 401),
@@ -105,7 +105,7 @@ fn mix() -> Vec<(Vec<u8>, u16)> {
             ),
             200,
         ),
-        (get("/admin/x", ""), 403),
+        (get("/admin/x/y", ""), 403),
         (
             get("/StandUp", &format!("authorization: Bearer {good}\r\n")),
             200,

@@ -141,8 +141,8 @@ fn a_websocket_upgrade_passes_through_a_real_nginx() {
     let token = table::Token::Jwt {
         secret: table::JITSI_SECRET,
         kid: None,
-        claims: serde_json::json!({"iss": "roomgate", "aud": "jitsi", "room": "standup",
-                                   "exp": "@now+600"}),
+        claims: serde_json::json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi",
+                                   "room": "standup", "exp": "@now+600"}),
     }
     .render(now);
     let mut client = TcpStream::connect(("127.0.0.1", server.port())).unwrap();

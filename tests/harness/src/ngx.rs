@@ -74,6 +74,10 @@ impl NgxRequest {
     pub fn parse(target: &str, headers: &[(String, String)]) -> Result<Self, Refused> {
         let (path, args) = target.split_once('?').unwrap_or((target, ""));
         let path = path.split('#').next().unwrap_or_default();
+        if !path.starts_with('/') {
+            // `CONNECT host:port` (and any target that is not a path): nginx's own 400.
+            return Err(Refused("a request target that is not a path".into()));
+        }
         let uri = decode_uri(path)?;
         for name in UNIQUE_HEADERS {
             if headers
