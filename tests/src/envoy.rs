@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -403,25 +403,12 @@ struct RunDir {
     keep: bool,
 }
 
-static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 impl RunDir {
     fn create() -> Result<RunDir, String> {
-        let pid = std::process::id();
-        for _ in 0..100 {
-            let n = RUN_COUNTER.fetch_add(1, Ordering::SeqCst);
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = std::env::temp_dir().join(format!("roomgate-envoy-{pid}-{n}-{nanos}"));
-            match fs::create_dir(&path) {
-                Ok(()) => return Ok(RunDir { path, keep: false }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-            }
-        }
-        Err("cannot create a temp directory for envoy".into())
+        Ok(RunDir {
+            path: crate::support::run_dir("envoy")?,
+            keep: false,
+        })
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -439,7 +426,8 @@ impl Drop for RunDir {
 
 /// A unique `--base-id` per Envoy in this process (and, via the pid, across processes).
 fn unique_base_id() -> u32 {
-    let n = RUN_COUNTER.fetch_add(1, Ordering::SeqCst);
+    static BASE_IDS: AtomicU32 = AtomicU32::new(0);
+    let n = BASE_IDS.fetch_add(1, Ordering::SeqCst);
     (std::process::id() % 4_000_000) * 1000 + n % 1000
 }
 

@@ -11,11 +11,9 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -144,24 +142,8 @@ pub fn render(conf: &str, s: &Setup<'_>) -> Result<String, String> {
     Ok(out.join("\n") + "\n")
 }
 
-static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 fn run_dir() -> Result<PathBuf, String> {
-    let pid = std::process::id();
-    for _ in 0..100 {
-        let n = RUN_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("roomgate-nginx-{pid}-{n}-{nanos}"));
-        match fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-        }
-    }
-    Err("cannot create a temp directory for nginx".into())
+    crate::support::run_dir("nginx")
 }
 
 fn free_port() -> Result<u16, String> {
@@ -420,27 +402,13 @@ pub const REFUSED_BY_NGINX: &[(&str, &str)] = &[
 /// [`table::run_all`] for an nginx host: every case as on any host, except the
 /// [`REFUSED_BY_NGINX`] ones, which must be nginx's own 400, not forwarded, not echoing the token.
 pub fn run_all(cases: &[table::Case], host: &mut dyn Host) -> Result<(), String> {
-    let mut failures = Vec::new();
-    for c in cases {
-        let result = match REFUSED_BY_NGINX.iter().find(|(n, _)| *n == c.name) {
+    table::run_all_with(cases, host, |c, host| {
+        match REFUSED_BY_NGINX.iter().find(|(n, _)| *n == c.name) {
             None => c.run(host),
             Some((_, why)) => refused_by_nginx(c, host)
                 .map_err(|e| format!("{} (nginx refuses it itself: {why}): {e}", c.name)),
-        };
-        if let Err(e) = result {
-            failures.push(e);
         }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} of {} cases failing:\n{}",
-            failures.len(),
-            cases.len(),
-            failures.join("\n")
-        ))
-    }
+    })
 }
 
 fn refused_by_nginx(c: &table::Case, host: &mut dyn Host) -> Result<(), String> {

@@ -22,6 +22,28 @@ pub fn temp_dir(name: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A new directory under the system's temp dir for one run of a host (`roomgate-KIND-PID-N-NANOS`),
+/// never one an earlier or concurrent run made.
+pub fn run_dir(kind: &str) -> Result<PathBuf, String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    for _ in 0..100 {
+        let n = RUN_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("roomgate-{kind}-{pid}-{n}-{nanos}"));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    Err(format!("cannot create a temp directory for {kind}"))
+}
+
 /// `target/release/issuer` (built by `make build`); an error if it is missing or older than any
 /// of its sources, so a suite never tests a stale binary.
 pub fn issuer_bin() -> Result<PathBuf, String> {

@@ -221,7 +221,16 @@ pub trait Host {
 
 /// Runs every case on `host`; the error lists each failing case with what was observed.
 pub fn run_all(cases: &[Case], host: &mut dyn Host) -> Result<(), String> {
-    let failures: Vec<String> = cases.iter().filter_map(|c| c.run(host).err()).collect();
+    run_all_with(cases, host, |c, host| c.run(host))
+}
+
+/// [`run_all`] with each case run by `run` (a host that answers some cases itself, like nginx).
+pub fn run_all_with(
+    cases: &[Case],
+    host: &mut dyn Host,
+    mut run: impl FnMut(&Case, &mut dyn Host) -> Result<(), String>,
+) -> Result<(), String> {
+    let failures: Vec<String> = cases.iter().filter_map(|c| run(c, host).err()).collect();
     if failures.is_empty() {
         Ok(())
     } else {
