@@ -146,6 +146,61 @@ pub fn unix_seconds(time: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The pairs of a proxy-wasm serialized header map, as `proxy_get_header_map_pairs` hands it
+/// over: a little-endian `u32` count, then a name length and a value length (`u32` each) per pair,
+/// then every name and value, each followed by a NUL. Names and values are bytes: nothing here
+/// assumes UTF-8 (the SDK's own reader panics on a name that is not, which traps the VM).
+/// `None` if the bytes are not such a map; an empty buffer is an empty map.
+pub fn proxy_wasm_pairs(map: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
+        let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    }
+    if map.is_empty() {
+        return Some(Vec::new());
+    }
+    let count = u32_at(map, 0)?;
+    let mut data = count.checked_mul(8)?.checked_add(4)?;
+    if data > map.len() {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(count);
+    let mut take = |len: usize| -> Option<&[u8]> {
+        let end = data.checked_add(len)?;
+        let bytes = map.get(data..end)?;
+        // Each name and value is followed by a NUL.
+        if map.get(end) != Some(&0) {
+            return None;
+        }
+        data = end + 1;
+        Some(bytes)
+    };
+    for i in 0..count {
+        let sizes = 4 + i * 8;
+        let (name_len, value_len) = (u32_at(map, sizes)?, u32_at(map, sizes + 4)?);
+        let name = take(name_len)?;
+        let value = take(value_len)?;
+        pairs.push((name, value));
+    }
+    Some(pairs)
+}
+
+/// The serialized proxy-wasm header map of `pairs`, the inverse of [`proxy_wasm_pairs`] (the
+/// filter only reads maps; this is for tests and fuzzing). `None` if a length exceeds `u32`.
+pub fn proxy_wasm_map(pairs: &[(&[u8], &[u8])]) -> Option<Vec<u8>> {
+    let len = |n: usize| u32::try_from(n).ok().map(u32::to_le_bytes);
+    let mut out = len(pairs.len())?.to_vec();
+    for (name, value) in pairs {
+        out.extend(len(name.len())?);
+        out.extend(len(value.len())?);
+    }
+    for part in pairs.iter().flat_map(|(n, v)| [n, v]) {
+        out.extend_from_slice(part);
+        out.push(0);
+    }
+    Some(out)
+}
+
 /// A request head as the engine reads it: the target, the headers as text, and whether every
 /// byte the host handed over was text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +366,36 @@ mod tests {
         // No `:path` (CONNECT): refused with 400 as well.
         let head = RequestHead::read(vec![(&b"x"[..], &b"y"[..])]).unwrap();
         assert_eq!(head.decide(&gate(), 0).denial, Some(Denial::BadRequest));
+    }
+
+    #[test]
+    fn a_proxy_wasm_map_is_read_as_bytes_names_included() {
+        let pairs: Vec<(&[u8], &[u8])> = vec![
+            (b":path", b"/standup"),
+            (b"x-na\xffme", b"1"),
+            (b"x-empty", b""),
+            (b"x-b", b"\xfe"),
+        ];
+        let map = proxy_wasm_map(&pairs).unwrap();
+        assert_eq!(proxy_wasm_pairs(&map).unwrap(), pairs);
+        assert_eq!(proxy_wasm_pairs(&[]).unwrap(), Vec::<(&[u8], &[u8])>::new());
+        let head = RequestHead::read(proxy_wasm_pairs(&map).unwrap()).unwrap();
+        assert!(!head.readable);
+        assert_eq!(head.decide(&gate(), 0).denial, Some(Denial::BadRequest));
+    }
+
+    #[test]
+    fn a_malformed_proxy_wasm_map_is_refused_not_read_past_its_end() {
+        let map = proxy_wasm_map(&[(b"a", b"b"), (b"c", b"d")]).unwrap();
+        for cut in 1..map.len() {
+            assert_eq!(proxy_wasm_pairs(&map[..cut]), None, "cut at {cut}");
+        }
+        // A count far beyond the buffer, and a missing NUL terminator.
+        assert_eq!(proxy_wasm_pairs(&u32::MAX.to_le_bytes()), None);
+        let mut bad = map.clone();
+        let nul = bad.len() - 1;
+        bad[nul] = b'x';
+        assert_eq!(proxy_wasm_pairs(&bad), None);
     }
 
     #[derive(Default)]

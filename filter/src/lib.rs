@@ -15,6 +15,8 @@ pub mod path;
 pub mod sources;
 
 #[cfg(target_arch = "wasm32")]
+mod abi;
+#[cfg(target_arch = "wasm32")]
 pub mod plugin;
 
 pub use config::{Mode, RawConfig};

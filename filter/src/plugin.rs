@@ -6,7 +6,6 @@
 //! never depends on `end_of_stream` in the headers phase (always false in nginx).
 
 use crate::engine::{Gate, Verdict};
-use crate::error::Denial;
 use crate::glue::{self, Level};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -227,29 +226,26 @@ impl HttpContext for Request {
         let Some(gate) = self.gate.clone() else {
             return self.deny_internal("no usable configuration");
         };
-        // Read as bytes: `get_map` panics (a VM trap, refusing every later request) on a header
-        // value that is not UTF-8, which HTTP/1 clients may send (obs-text). Such a request is
-        // refused with 400 instead; the engine only ever sees text. Header *names* cannot be
-        // read as bytes through the SDK (`get_map_bytes` still panics on a name that is not
-        // UTF-8, and this crate forbids `unsafe`): Envoy refuses such names itself, and nginx
-        // drops them unless `ignore_invalid_headers off` is set (the nginx example keeps it on).
-        let Ok(raw) = hostcalls::get_map_bytes(proxy_wasm::types::MapType::HttpRequestHeaders)
-        else {
+        // Read as bytes, names included (`crate::abi`): the SDK's readers panic (a VM trap,
+        // refusing every later request) on a name or value that is not UTF-8, which HTTP/1
+        // clients may send (obs-text; under nginx with `ignore_invalid_headers off`, names too).
+        // Such a request is refused with 400 instead; the engine only ever sees text.
+        let Ok(map) = crate::abi::request_header_map() else {
             return self.deny_internal("request headers unavailable");
         };
-        let mut readable = true;
-        let headers: Vec<(String, String)> = raw
-            .into_iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8(value).unwrap_or_else(|e| {
-                    readable = false;
-                    String::from_utf8_lossy(e.as_bytes()).into_owned()
-                });
-                (name, value)
-            })
-            .collect();
+        let Some(pairs) = glue::proxy_wasm_pairs(&map) else {
+            return self.deny_internal("request headers unreadable");
+        };
+        let Some(mut head) = glue::RequestHead::read(pairs) else {
+            return self.deny_internal("request headers unreadable");
+        };
+        drop(map);
         #[cfg(feature = "test-trap")]
-        if headers.iter().any(|(n, _)| n == "x-roomgate-test-trap") {
+        if head
+            .headers
+            .iter()
+            .any(|(n, _)| n == "x-roomgate-test-trap")
+        {
             // Test builds only (dist/roomgate-trap.wasm): proves a trapped VM fails closed.
             core::arch::wasm32::unreachable();
         }
@@ -258,46 +254,22 @@ impl HttpContext for Request {
         // 400 for dot-segments and encoded `/` could never apply. There the gate judges the
         // request line's target (`$request_uri`), exactly as Envoy's `:path`.
         let nginx = self.host.is_nginx();
-        let path = if nginx {
-            match ngx_variable("request_uri") {
-                Some(p) => String::from_utf8(p).unwrap_or_else(|_| {
-                    readable = false;
-                    String::new()
-                }),
-                None => return self.deny_internal("request target unavailable"),
+        if nginx {
+            let Some(target) = ngx_variable("request_uri") else {
+                return self.deny_internal("request target unavailable");
+            };
+            match String::from_utf8(target) {
+                Ok(target) => head.path = target,
+                Err(_) => head.readable = false,
             }
-        } else {
-            match headers.iter().find(|(n, _)| n == ":path") {
-                Some((_, p)) => p.clone(),
-                None => match hostcalls::get_map_value_bytes(
-                    proxy_wasm::types::MapType::HttpRequestHeaders,
-                    ":path",
-                ) {
-                    Ok(Some(p)) => String::from_utf8(p).unwrap_or_else(|_| {
-                        readable = false;
-                        String::new()
-                    }),
-                    // No path at all (`CONNECT host:port`): not a request for anything the
-                    // gate guards, refused with 400.
-                    Ok(None) => {
-                        readable = false;
-                        String::new()
-                    }
-                    Err(_) => return self.deny_internal("request path unavailable"),
-                },
-            }
-        };
+        }
         let Ok(now) = hostcalls::get_current_time() else {
             return self.deny_internal("clock unavailable");
         };
         let now = glue::unix_seconds(now);
 
-        let verdict = if readable {
-            gate.decide(&path, &headers, now)
-        } else {
-            gate.refuse(Denial::BadRequest, &headers)
-        };
-        if nginx && verdict.response.is_none() && !forwards_what_was_judged(&path) {
+        let verdict = head.decide(&gate, now);
+        if nginx && verdict.response.is_none() && !forwards_what_was_judged(&head.path) {
             return self.deny_internal(
                 "nginx would forward another path than the request line's ($uri was changed \
                  by a rewrite or an internal redirect)",

@@ -4,13 +4,17 @@
 //! configuration, then the first line is the `:path` value and each further line a `name:value`
 //! header, split at the first `:`, not trimmed, any bytes. `{jwt}` becomes a valid Jitsi token.
 //!
+//! The same bytes are also read as a proxy-wasm serialized header map (`glue::proxy_wasm_pairs`,
+//! what the wasm filter parses itself): no panic, and a map it accepts serializes back to exactly
+//! the input.
+//!
 //! Checked on every input: no panic; every header reaches the engine, in order; a head with a name
 //! or value that is not UTF-8 is refused with 400 (in enforce mode) and still loses its client-sent
 //! identity headers; a readable head gets exactly the verdict `Gate::decide` gives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use roomgate_filter::glue::RequestHead;
+use roomgate_filter::glue::{proxy_wasm_map, proxy_wasm_pairs, RequestHead};
 use roomgate_filter::{Denial, Edit, Mode};
 use roomgate_fuzz::{gates, good_jwt, IDENTITY, NOW};
 use std::sync::OnceLock;
@@ -41,6 +45,12 @@ fn with_jwt(line: &[u8], jwt: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(pairs) = proxy_wasm_pairs(data) {
+        if !data.is_empty() {
+            let back = proxy_wasm_map(&pairs).expect("lengths read from a u32");
+            assert_eq!(&data[..back.len()], back.as_slice(), "pairs read from outside the map");
+        }
+    }
     let f = fixture();
     let Some((&pick, rest)) = data.split_first() else {
         return;

@@ -432,8 +432,9 @@ pub fn nginx(config: &Value) -> anyhow::Result<String> {
          #   would reach the upstream. The `$http_*` variables skip marked headers, so each line forwards\n\
          #   exactly what roomgate left. Add a line for every other header your upstream needs; if you\n\
          #   rename roomgate's headers (`forward.*`), rename them here too.\n\
-         # - `ignore_invalid_headers on` (nginx's default): a header name that is not UTF-8 traps the\n\
-         #   proxy-wasm SDK (the request is answered 500 and the instance replaced).\n\
+         # - `ignore_invalid_headers on` (nginx's default) drops header lines whose name is not an HTTP\n\
+         #   token before any filter runs. With it off, roomgate refuses a name (or value) that is not\n\
+         #   UTF-8 with 400.\n\
          # - `error_log … crit` (or `alert`/`emerg`) in production: nginx appends the request line, query\n\
          #   token included, to every error-log line written inside a request (its own client errors at\n\
          #   `info`, upstream failures at `error`, roomgate's denials at `log.denials` and its\n\

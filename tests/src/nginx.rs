@@ -58,6 +58,9 @@ pub struct Setup<'a> {
     pub env: &'a [(&'a str, String)],
     /// The `error_log` level (the shipped one if `None`).
     pub error_log_level: Option<&'a str>,
+    /// Directives added to the `server` block, after its `listen` (for checks of settings the
+    /// example leaves at nginx's defaults, e.g. `ignore_invalid_headers off;`).
+    pub server_directives: &'a [&'a str],
 }
 
 /// The shipped `conf` with only the machine-specific parts replaced (see the module docs).
@@ -117,6 +120,9 @@ pub fn render(conf: &str, s: &Setup<'_>) -> Result<String, String> {
         } else if code.starts_with("listen ") {
             found[4] = true;
             out.push(format!("{indent}listen 127.0.0.1:{};", s.port));
+            for directive in s.server_directives {
+                out.push(format!("{indent}{directive}"));
+            }
         } else if code.starts_with("proxy_wasm roomgate '") {
             found[5] = true;
             let quoted = s.filter_config.replace('\\', "\\\\").replace('\'', "\\'");
@@ -161,13 +167,15 @@ pub struct Nginx {
 
 impl Nginx {
     /// Starts `binary` on the shipped example adapted by `setup` (its `dir` and `port` are
-    /// chosen here) and waits until it listens.
+    /// chosen here), with `server_directives` added to its `server` block, and waits until it
+    /// listens.
     pub fn start(
         binary: &Path,
         upstream_port: u16,
         filter_config: &str,
         env: &[(&str, String)],
         error_log_level: Option<&str>,
+        server_directives: &[&str],
     ) -> Result<Nginx, String> {
         let dir = run_dir()?;
         Self::start_in(
@@ -177,6 +185,7 @@ impl Nginx {
             filter_config,
             env,
             error_log_level,
+            server_directives,
         )
         .inspect_err(|_| {
             let _ = fs::remove_dir_all(&dir);
@@ -190,6 +199,7 @@ impl Nginx {
         filter_config: &str,
         env: &[(&str, String)],
         error_log_level: Option<&str>,
+        server_directives: &[&str],
     ) -> Result<Nginx, String> {
         // nginx opens `logs/…` under its prefix for anything the example leaves at the default.
         fs::create_dir(dir.join("logs")).map_err(|e| e.to_string())?;
@@ -205,6 +215,7 @@ impl Nginx {
                 filter_config,
                 env,
                 error_log_level,
+                server_directives,
             },
         )?;
         let conf_path = dir.join("nginx.conf");
@@ -315,6 +326,7 @@ impl NginxHost {
                 &table::config(config)?,
                 &table::env(config),
                 self.error_log_level.as_deref(),
+                &[],
             );
             match started {
                 Ok(nginx) => {

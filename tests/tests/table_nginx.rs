@@ -132,6 +132,7 @@ fn a_websocket_upgrade_passes_through_a_real_nginx() {
         &table::config("jitsi").unwrap(),
         &table::env("jitsi"),
         None,
+        &[],
     )
     .unwrap();
     let now = std::time::SystemTime::now()
@@ -181,4 +182,54 @@ fn a_websocket_upgrade_passes_through_a_real_nginx() {
     assert!(head.contains("\r\nx-roomgate-admin: false\r\n"), "{head}");
     assert!(!head.contains("x-roomgate-admin: true"), "{head}");
     assert!(!head.contains(&token.to_ascii_lowercase()), "{head}");
+}
+
+/// With `ignore_invalid_headers off` (the example keeps nginx's default, on), a header line whose
+/// name is not UTF-8 reaches the filter. It is refused with 400 `bad_request`, like a value that is
+/// not UTF-8: the VM does not trap (no `panicked` in the error log), and the next request is served.
+#[test]
+fn a_header_name_that_is_not_utf8_is_a_400_in_a_real_nginx_that_keeps_invalid_headers() {
+    let Some(binary) = nginx_binary() else {
+        skipped("the invalid-header-name check");
+        return;
+    };
+    let upstream = roomgate_tests::upstream::EchoUpstream::start(0).unwrap();
+    let server = nginx::Nginx::start(
+        &binary,
+        upstream.port(),
+        &table::config("jitsi").unwrap(),
+        &table::env("jitsi"),
+        None,
+        &["ignore_invalid_headers off;"],
+    )
+    .unwrap();
+    let token = table::Token::Jwt {
+        secret: table::JITSI_SECRET,
+        kid: None,
+        claims: serde_json::json!({"iss": "roomgate", "aud": "jitsi", "sub": "meet.jitsi",
+                                   "room": "standup", "exp": "@now+600"}),
+    }
+    .render(roomgate_tests::support::unix_now());
+    let send = |target: &str, header: &[u8]| {
+        let mut req = format!("GET {target} HTTP/1.1\r\nHost: meet.example.com\r\n").into_bytes();
+        req.extend_from_slice(header);
+        req.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        roomgate_tests::http::send_raw(server.port(), &req).unwrap()
+    };
+    let guarded = format!("/xmpp-websocket?room=standup&token={token}");
+    for (target, header) in [
+        ("/libs/x.js", &b"X-Na\xffme: 1"[..]),
+        (guarded.as_str(), b"X-\xc3(: 1"),
+        ("/libs/x.js", b"X-Name: \xff"),
+    ] {
+        let r = send(target, header);
+        assert_eq!(r.status, 400, "{target}: {}", r.body);
+        assert_eq!(r.json().unwrap()["error"], "bad_request", "{}", r.body);
+    }
+    assert_eq!(upstream.request_count(), 0);
+    let r = send(&guarded, b"X-Fine: 1");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let logs = server.logs();
+    assert!(!logs.contains("panicked"), "the VM trapped:\n{logs}");
+    assert!(!logs.contains(&token), "a token in the error log");
 }
