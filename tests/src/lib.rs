@@ -3,7 +3,9 @@
 //! echoes back exactly what reached it (`upstream`), with a client that sends exact bytes
 //! (`http`). The behaviour table (`table`) is the one list of cases every host (`hosts`) runs:
 //! the native engine, the built `.wasm` inside Envoy, and (when `ROOMGATE_NGINX` is set) inside a
-//! real nginx with ngx_wasm_module (`nginx`).
+//! real nginx with ngx_wasm_module (`nginx`). When `ROOMGATE_JITSI_PLUGINS` is set, Jitsi Meet's
+//! own Prosody token check runs on Prosody's libraries (`prosody`) to confirm the restatement of
+//! its rules in `tests/dialect_jitsi.rs`.
 
 use std::path::PathBuf;
 
@@ -13,6 +15,7 @@ pub mod envoy;
 pub mod hosts;
 pub mod http;
 pub mod nginx;
+pub mod prosody;
 pub mod support;
 pub mod table;
 pub mod upstream;
