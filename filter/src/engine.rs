@@ -158,6 +158,14 @@ pub struct Gate {
     pub(crate) revoked: Revocations,
 }
 
+/// Headers borrowed as `(name, value)` text pairs.
+fn pairs<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_ref(), v.as_ref()))
+        .collect()
+}
+
 /// A change to the request before it is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
@@ -330,7 +338,7 @@ impl Gate {
 
     /// A verdict that forwards nothing of the client's identity headers, nor a token in its
     /// `Referer`, before any check.
-    fn blank_verdict(&self, headers: &[(String, String)]) -> Verdict {
+    fn blank_verdict(&self, headers: &[(&str, &str)]) -> Verdict {
         let mut edits = self.remove_spoofed(headers);
         if self.strip_token {
             self.clean_referer(headers, &mut edits);
@@ -348,7 +356,17 @@ impl Gate {
 
     /// Decides one request. `path` is the request target (`:path`), `headers` the request headers
     /// (names lower-case, repeated names repeated), `now` the time in Unix seconds.
-    pub fn decide(&self, path: &str, headers: &[(String, String)], now: i64) -> Verdict {
+    pub fn decide<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &str,
+        headers: &[(N, V)],
+        now: i64,
+    ) -> Verdict {
+        self.decide_pairs(path, &pairs(headers), now)
+    }
+
+    /// [`Gate::decide`] on headers already borrowed as text (what the hosts hand over).
+    pub fn decide_pairs(&self, path: &str, headers: &[(&str, &str)], now: i64) -> Verdict {
         let mut verdict = self.blank_verdict(headers);
         match self.check(path, headers, now, &mut verdict) {
             Ok(grant) => {
@@ -371,8 +389,12 @@ impl Gate {
     /// The verdict for a request the host could not hand over as text (a header value that is not
     /// UTF-8): refused with `denial` without reading it further. As in [`Gate::decide`], client-sent
     /// identity headers are removed and report mode only marks the request.
-    pub fn refuse(&self, denial: Denial, headers: &[(String, String)]) -> Verdict {
-        let mut verdict = self.blank_verdict(headers);
+    pub fn refuse<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        denial: Denial,
+        headers: &[(N, V)],
+    ) -> Verdict {
+        let mut verdict = self.blank_verdict(&pairs(headers));
         self.deny(&mut verdict, denial);
         verdict
     }
@@ -418,7 +440,7 @@ impl Gate {
 
     /// Removes every client-sent identity header under every spelling an upstream reads as it
     /// (`X-Roomgate-Admin`, `x_roomgate_admin`: see [`same_header`]).
-    fn remove_spoofed(&self, headers: &[(String, String)]) -> Vec<Edit> {
+    fn remove_spoofed(&self, headers: &[(&str, &str)]) -> Vec<Edit> {
         let ids = self.identity_headers();
         let mut edits: Vec<Edit> = Vec::new();
         for (sent, _) in headers {
@@ -427,7 +449,7 @@ impl Gate {
                     .iter()
                     .any(|e| matches!(e, Edit::Remove(n) if n == sent))
             {
-                edits.push(Edit::Remove(sent.clone()));
+                edits.push(Edit::Remove((*sent).to_owned()));
             }
         }
         edits
@@ -437,7 +459,7 @@ impl Gate {
     /// that page makes, public assets included: the token's query parameters are taken out of the
     /// `Referer` too (split on `&` and `;`, as some servers split). Several `Referer` headers holding
     /// a token are all removed.
-    fn clean_referer(&self, headers: &[(String, String)], edits: &mut Vec<Edit>) {
+    fn clean_referer(&self, headers: &[(&str, &str)], edits: &mut Vec<Edit>) {
         let params: Vec<&str> = self
             .sources
             .iter()
@@ -506,7 +528,7 @@ impl Gate {
     fn check(
         &self,
         path: &str,
-        headers: &[(String, String)],
+        headers: &[(&str, &str)],
         now: i64,
         v: &mut Verdict,
     ) -> Result<Grant, Denial> {
@@ -812,12 +834,7 @@ impl Gate {
         })
     }
 
-    fn strip(
-        &self,
-        found: &[&Source],
-        headers: &[(String, String)],
-        target: &Target<'_>,
-    ) -> Vec<Edit> {
+    fn strip(&self, found: &[&Source], headers: &[(&str, &str)], target: &Target<'_>) -> Vec<Edit> {
         let mut edits = Vec::new();
         let mut params: Vec<&str> = Vec::new();
         let remove = |edits: &mut Vec<Edit>, name: &str| {

@@ -239,7 +239,6 @@ impl HttpContext for Request {
         let Some(mut head) = glue::RequestHead::read(pairs) else {
             return self.deny_internal("request headers unreadable");
         };
-        drop(map);
         #[cfg(feature = "test-trap")]
         if head
             .headers
@@ -259,7 +258,7 @@ impl HttpContext for Request {
                 return self.deny_internal("request target unavailable");
             };
             match String::from_utf8(target) {
-                Ok(target) => head.path = target,
+                Ok(target) => head.path = target.into(),
                 Err(_) => head.readable = false,
             }
         }

@@ -94,20 +94,20 @@ pub fn same_header(sent: &str, name: &str) -> bool {
 }
 
 fn header_values<'h>(
-    headers: &'h [(String, String)],
+    headers: &'h [(&'h str, &'h str)],
     name: &'h str,
 ) -> impl Iterator<Item = &'h str> {
     headers
         .iter()
         .filter(move |(n, _)| same_header(n, name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| *v)
 }
 
 /// The distinct spellings under which the request sent the header `name` (see [`same_header`]).
-pub fn spellings<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+pub fn spellings<'h>(headers: &'h [(&'h str, &'h str)], name: &str) -> Vec<&'h str> {
     let mut out: Vec<&str> = Vec::new();
     for (n, _) in headers {
-        if same_header(n, name) && !out.contains(&n.as_str()) {
+        if same_header(n, name) && !out.contains(n) {
             out.push(n);
         }
     }
@@ -127,7 +127,7 @@ pub struct CookiePair<'h> {
 }
 
 /// Pairs of all `Cookie` headers (HTTP/2 may split cookies over several).
-pub fn cookie_pairs(headers: &[(String, String)]) -> impl Iterator<Item = CookiePair<'_>> {
+pub fn cookie_pairs<'h>(headers: &'h [(&'h str, &'h str)]) -> impl Iterator<Item = CookiePair<'h>> {
     header_values(headers, "cookie")
         .flat_map(|v| v.split(';'))
         .map(str::trim)
@@ -150,7 +150,7 @@ pub fn cookie_pairs(headers: &[(String, String)]) -> impl Iterator<Item = Cookie
 /// Reads one source: `Ok(None)` if absent, an error if ambiguous or malformed.
 fn read(
     source: &Source,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     target: &Target<'_>,
 ) -> Result<Option<String>, Denial> {
     let mut values: Vec<String> = Vec::new();
@@ -202,7 +202,7 @@ fn read(
 /// Finds the one token of a request. `max_bytes` bounds its size before anything decodes it.
 pub fn find<'s>(
     sources: &'s [Source],
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     target: &Target<'_>,
     max_bytes: usize,
 ) -> Result<Option<Found<'s>>, Denial> {
@@ -236,13 +236,9 @@ mod tests {
     use super::*;
 
     fn find_in(headers: &[(&str, &str)]) -> Result<Option<String>, Denial> {
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
         let target = Target::parse("/x").map_err(|_| Denial::Internal)?;
         let sources = [Source::Bearer];
-        find(&sources, &headers, &target, 8192).map(|f| f.map(|f| f.token))
+        find(&sources, headers, &target, 8192).map(|f| f.map(|f| f.token))
     }
 
     #[test]

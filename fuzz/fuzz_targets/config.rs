@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     match Gate::from_json(data, &env) {
         Ok(gate) => {
             // A configuration that loads must decide a request without panicking.
-            let _ = gate.decide("/standup?jwt=a.b.c", &[], roomgate_fuzz::NOW);
+            let _ = gate.decide_pairs("/standup?jwt=a.b.c", &[], roomgate_fuzz::NOW);
         }
         Err(e) => {
             let text = e.to_string();

@@ -99,7 +99,7 @@ fn demo_join_links_work_as_printed() {
     .ok()
     .to_owned();
     let path = link.strip_prefix("http://127.0.0.1:8080").unwrap();
-    let v = g.decide(path, &[], now());
+    let v = g.decide_pairs(path, &[], now());
     assert_eq!(v.denial, None);
     // Rooms named as Jitsi's MUC names them.
     assert_eq!(v.room.as_deref(), Some("team%20sync"));
@@ -115,7 +115,7 @@ fn demo_join_links_work_as_printed() {
     ])
     .ok()
     .to_owned();
-    let v = g.decide(
+    let v = g.decide_pairs(
         link.strip_prefix("http://127.0.0.1:8080").unwrap(),
         &[],
         now(),
@@ -210,7 +210,7 @@ fn videocall_example_accepts_tokens_signed_with_its_jwt_secret() {
     )
     .ok()
     .to_owned();
-    let v = g.decide(&format!("/lobby?token={token}"), &[], now());
+    let v = g.decide_pairs(&format!("/lobby?token={token}"), &[], now());
     assert_eq!(v.denial, None);
     assert_eq!(v.room.as_deref(), Some("standup-2024"));
     let long = issuer_with(

@@ -56,25 +56,29 @@ impl Config {
 
     /// The request hook: the whole decision, applied.
     pub(crate) fn on_request_headers(&self, stream: &mut Stream) -> Flow {
-        let head = stream
-            .request_headers()
-            .and_then(|h| RequestHead::read(h.pairs()));
-        let Some(head) = head else {
-            return self.deny_internal(stream, "request headers unavailable");
-        };
-        #[cfg(feature = "test-panic")]
-        if head
-            .headers
-            .iter()
-            .any(|(n, _)| n == "x-roomgate-test-panic")
-        {
-            // Test builds only (dist/libroomgate-panic.so): proves a panic fails closed.
-            #[allow(clippy::panic)]
+        // The head borrows Envoy's header map (zero-copy); the verdict owns what it needs, so the
+        // borrow ends before any write.
+        let verdict = {
+            let Some(headers) = stream.request_headers() else {
+                return self.deny_internal(stream, "request headers unavailable");
+            };
+            let Some(head) = RequestHead::read(headers.pairs()) else {
+                return self.deny_internal(stream, "request headers unavailable");
+            };
+            #[cfg(feature = "test-panic")]
+            if head
+                .headers
+                .iter()
+                .any(|(n, _)| n == "x-roomgate-test-panic")
             {
-                panic!("x-roomgate-test-panic");
+                // Test builds only (dist/libroomgate-panic.so): proves a panic fails closed.
+                #[allow(clippy::panic)]
+                {
+                    panic!("x-roomgate-test-panic");
+                }
             }
-        }
-        let verdict = head.decide(&self.gate, glue::unix_seconds(SystemTime::now()));
+            head.decide(&self.gate, glue::unix_seconds(SystemTime::now()))
+        };
         self.count(stream, glue::counted(&verdict));
         if let Some((level, line)) = glue::denial_line(&self.gate, &verdict) {
             ffi::log(level, &line);

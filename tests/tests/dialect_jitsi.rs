@@ -567,8 +567,8 @@ fn compare(
         // The page with its link's token, and the websocket the client then opens.
         let page = format!("{prefix}/{}?jwt={}", r.url_room, r.token);
         let socket = format!("{prefix}/xmpp-websocket?room={muc}&token={}", r.token);
-        let ours_page = gate.decide(&page, &[], now).denial.is_none();
-        let ours_socket = gate.decide(&socket, &[], now).denial;
+        let ours_page = gate.decide_pairs(&page, &[], now).denial.is_none();
+        let ours_socket = gate.decide_pairs(&socket, &[], now).denial;
         let listed = DELIBERATE.iter().any(|(n, _)| *n == r.name);
         match (ours_page == theirs, listed) {
             (true, _) => {}

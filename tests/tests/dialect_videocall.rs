@@ -70,7 +70,7 @@ fn now() -> i64 {
 
 /// roomgate's decision with the shipped videocall.rs example, at `now`.
 fn roomgate_accepts(gate: &Gate, token: &str, now: i64) -> bool {
-    gate.decide(&format!("/lobby?token={token}"), &[], now)
+    gate.decide_pairs(&format!("/lobby?token={token}"), &[], now)
         .denial
         .is_none()
 }
