@@ -2,7 +2,7 @@
 # Runs roomgate's fuzz targets one after another, each for a bounded time, and prints one summary
 # line per target (executions, seconds, crashes). Exits non-zero if any target crashed.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     default: 900 seconds, every target (config verify decide head)
+#   fuzz/run.sh [SECONDS] [TARGET...]     default: 900 seconds, every target (config verify decide head json)
 #
 # Needs the nightly toolchain and cargo-fuzz (installed here if missing). New corpus entries go to
 # fuzz/corpus/<target> (not committed); the committed seeds are fuzz/seeds/<target>. A crash leaves
@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 seconds="${1:-900}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(config verify decide head)
+[ ${#targets[@]} -eq 0 ] && targets=(config verify decide head json)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

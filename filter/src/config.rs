@@ -930,7 +930,11 @@ impl Gate {
 
         // Only the claims the gate reads are kept from a token's payload.
         let jwt = jwt.map(|mut policy| {
-            policy.selector = Some(claim_selector(&policy, &identities, &routes));
+            policy.selector = Some(std::sync::Arc::new(claim_selector(
+                &policy,
+                &identities,
+                &routes,
+            )));
             policy
         });
 

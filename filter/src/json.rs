@@ -19,56 +19,6 @@ pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     }
 }
 
-/// Which members of a token payload the gate reads: a tree of member names, where a leaf keeps the
-/// member's whole value and an inner node keeps only the listed members of an object.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Selector {
-    members: Vec<(String, Option<Selector>)>,
-}
-
-impl Selector {
-    /// Adds a member path (`["context", "user", "name"]`); a path that is also a prefix of another
-    /// keeps the whole value.
-    pub fn add(&mut self, path: &[String]) {
-        let Some((first, rest)) = path.split_first() else {
-            return;
-        };
-        match self.members.iter_mut().find(|(name, _)| name == first) {
-            None => {
-                let sub = (!rest.is_empty()).then(|| {
-                    let mut sub = Selector::default();
-                    sub.add(rest);
-                    sub
-                });
-                self.members.push((first.clone(), sub));
-            }
-            Some((_, whole @ Some(_))) if rest.is_empty() => *whole = None,
-            Some((_, Some(sub))) => sub.add(rest),
-            Some((_, None)) => {}
-        }
-    }
-
-    fn member(&self, name: &str) -> Option<&Option<Selector>> {
-        self.members
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, sub)| sub)
-    }
-}
-
-/// Parses `bytes` as one JSON object as strictly as [`parse_object`] (any JSON error or duplicate key
-/// at any depth refuses it), but builds only the members `selector` names: the rest is checked and
-/// skipped without being kept.
-pub fn parse_selected(bytes: &[u8], selector: &Selector) -> Option<Map<String, Value>> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = de::DeserializeSeed::deserialize(Select(selector), &mut de).ok()?;
-    de.end().ok()?;
-    match value {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
-}
-
 /// The keys of one JSON object seen so far: a short list for the usual handful, a hash set past
 /// that, so the check stays linear however many keys an object has.
 #[derive(Default)]
@@ -97,128 +47,99 @@ impl<'de> Keys<'de> {
     }
 }
 
-struct Select<'s>(&'s Selector);
-
-impl<'de> de::DeserializeSeed<'de> for Select<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(SelectVisitor(self.0))
-    }
+/// Which members of a token payload the gate reads: a tree of member names, where a leaf keeps the
+/// member's whole value and an inner node keeps only the listed members of an object. Every member
+/// has a slot: [`parse_selected`] fills the slots of the leaves it finds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selector {
+    members: Vec<Member>,
+    /// Slots handed out so far (at the root: the length of [`Selected`]'s slot list).
+    slots: usize,
 }
 
-struct SelectVisitor<'s>(&'s Selector);
+#[derive(Debug, Clone, PartialEq)]
+struct Member {
+    name: String,
+    slot: usize,
+    /// `None`: a leaf (the whole value is kept).
+    sub: Option<Selector>,
+}
 
-impl<'de> Visitor<'de> for SelectVisitor<'_> {
-    type Value = Value;
+impl Selector {
+    /// Adds a member path (`["context", "user", "name"]`); a path that is also a prefix of another
+    /// keeps the whole value.
+    pub fn add(&mut self, path: &[String]) {
+        let mut slots = self.slots;
+        self.add_counted(path, &mut slots);
+        self.slots = slots;
+    }
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        StrictVisitor.visit_bool(v)
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        StrictVisitor.visit_i64(v)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        StrictVisitor.visit_u64(v)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        StrictVisitor.visit_f64(v)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        StrictVisitor.visit_str(v)
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        StrictVisitor.visit_string(v)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        StrictVisitor.visit_unit()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        StrictVisitor.visit_none()
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        StrictVisitor.visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        let mut seen = Keys::default();
-        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom("duplicate key"));
+    fn add_counted(&mut self, path: &[String], slots: &mut usize) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        match self.members.iter_mut().find(|m| m.name == *first) {
+            None => {
+                let sub = (!rest.is_empty()).then(|| {
+                    let mut sub = Selector::default();
+                    sub.add_counted(rest, slots);
+                    sub
+                });
+                self.members.push(Member {
+                    name: first.clone(),
+                    slot: *slots,
+                    sub,
+                });
+                *slots += 1;
             }
-            match self.0.member(&key) {
-                Some(None) => {
-                    let Strict(value) = access.next_value()?;
-                    map.insert(key.into_owned(), value);
-                }
-                Some(Some(sub)) => {
-                    let value = access.next_value_seed(Select(sub))?;
-                    map.insert(key.into_owned(), value);
-                }
-                None => {
-                    access.next_value::<Skip>()?;
-                }
-            }
+            Some(m) if rest.is_empty() => m.sub = None,
+            Some(Member { sub: Some(sub), .. }) => sub.add_counted(rest, slots),
+            Some(_) => {}
         }
-        Ok(Value::Object(map))
     }
-}
 
-/// Any JSON value, checked (duplicate keys at any depth) and dropped.
-struct Skip;
+    fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name == name)
+    }
 
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SkipVisitor).map(|()| Skip)
-    }
-}
-
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        StrictVisitor.visit_f64::<E>(v).map(drop)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let mut seen = Keys::default();
-        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
-            if !seen.insert(key) {
-                return Err(de::Error::custom("duplicate key"));
-            }
-            access.next_value::<Skip>()?;
+    /// The slot of the leaf `path` reaches and the part of `path` below it, or `None` if the
+    /// selector does not reach that far (the claim was not selected).
+    fn leaf<'p, S: AsRef<str>>(&self, path: &'p [S]) -> Option<(usize, &'p [S])> {
+        let (first, rest) = path.split_first()?;
+        let m = self.member(first.as_ref())?;
+        match &m.sub {
+            None => Some((m.slot, rest)),
+            Some(sub) => sub.leaf(rest),
         }
-        Ok(())
     }
+}
+
+/// The members of a token payload a [`Selector`] named, by slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    slots: Vec<Option<Value>>,
+}
+
+impl Selected {
+    /// The value at `path` (`["context", "user", "name"]`), if `selector` (the one it was parsed
+    /// with) selected it and the payload has it.
+    pub fn get<'v, S: AsRef<str>>(&'v self, selector: &Selector, path: &[S]) -> Option<&'v Value> {
+        let (slot, rest) = selector.leaf(path)?;
+        let mut value = self.slots.get(slot)?.as_ref()?;
+        for part in rest {
+            value = value.as_object()?.get(part.as_ref())?;
+        }
+        Some(value)
+    }
+}
+
+/// Parses `bytes` as one JSON object as strictly as [`parse_object`] (any JSON error or duplicate key
+/// at any depth refuses it, nesting is bounded as serde_json bounds it), but builds only the members
+/// `selector` names: the rest is checked in place and never built.
+pub fn parse_selected(bytes: &[u8], selector: &Selector) -> Option<Selected> {
+    let mut slots = vec![None; selector.slots];
+    Scan::document(bytes, selector, &mut slots)?;
+    Some(Selected { slots })
 }
 
 /// The members of a JOSE header that the verifier reads. The header is parsed as strictly as
@@ -236,83 +157,323 @@ pub struct JoseHeader {
     pub crit: bool,
 }
 
-/// Parses `bytes` as a JOSE header: one JSON object, rejecting duplicate keys at any depth.
+/// Parses `bytes` as a JOSE header: one JSON object, rejecting duplicate keys at any depth. The
+/// work per key does not grow with the number of keys (the header is read before the signature is
+/// checked, and an 8 KiB header holds ~900).
 pub fn parse_header(bytes: &[u8]) -> Option<JoseHeader> {
-    serde_json::from_slice::<StrictHeader>(bytes)
-        .ok()
-        .map(|h| h.0)
-}
-
-struct StrictHeader(JoseHeader);
-
-impl<'de> Deserialize<'de> for StrictHeader {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(HeaderVisitor)
-            .map(StrictHeader)
-    }
-}
-
-struct HeaderVisitor;
-
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = JoseHeader;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<JoseHeader, A::Error> {
-        let mut header = JoseHeader::default();
-        // The header is read before the signature is checked, so the work per key must not grow
-        // with the number of keys (an 8 KiB header holds ~900): `Keys` turns into a set.
-        let mut seen = Keys::default();
-        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
-            if !seen.insert(key.clone()) {
-                return Err(de::Error::custom("duplicate key"));
-            }
-            let slot = match key.as_ref() {
-                "alg" => &mut header.alg,
-                "typ" => &mut header.typ,
-                "kid" => &mut header.kid,
-                other => {
-                    header.crit |= other == "crit";
-                    access.next_value::<Skip>()?;
-                    continue;
-                }
-            };
-            let Strict(value) = access.next_value()?;
-            *slot = Some(value);
+    static SELECTOR: std::sync::OnceLock<Selector> = std::sync::OnceLock::new();
+    let selector = SELECTOR.get_or_init(|| {
+        let mut s = Selector::default();
+        for name in ["alg", "typ", "kid", "crit"] {
+            s.add(&[name.to_owned()]);
         }
-        Ok(header)
+        s
+    });
+    let mut slots = [None, None, None, None];
+    Scan::document(bytes, selector, &mut slots)?;
+    let [alg, typ, kid, crit] = slots;
+    Some(JoseHeader {
+        alg,
+        typ,
+        kid,
+        crit: crit.is_some(),
+    })
+}
+
+/// serde_json's nesting limit: 127 levels of arrays and objects parse, 128 do not.
+const MAX_DEPTH: usize = 127;
+
+/// A strict JSON scanner (RFC 8259, as serde_json reads it: no trailing commas, no leading zeros,
+/// no raw control characters in strings, `\u` escapes with paired surrogates, numbers that fit an
+/// f64) that validates a whole document in place, refuses duplicate keys at any depth, and builds
+/// a `Value` only for the members a [`Selector`] names.
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// Scans `bytes` as one object, filling `slots` for the leaves of `selector`.
+    fn document(bytes: &'a [u8], selector: &Selector, slots: &mut [Option<Value>]) -> Option<()> {
+        // Outside strings only ASCII is valid JSON, so the whole document is UTF-8 exactly when
+        // every string in it is: checked once, and every slice below is text.
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut scan = Scan {
+            text,
+            at: 0,
+            depth: 0,
+        };
+        scan.space();
+        if scan.peek()? != b'{' {
+            return None;
+        }
+        scan.object(Some(selector), slots)?;
+        scan.space();
+        (scan.at == text.len()).then_some(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn nest(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// One value; `selector` applies if it is an object.
+    fn value(&mut self, selector: Option<&Selector>, slots: &mut [Option<Value>]) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(selector, slots),
+            b'[' => self.array(),
+            b'"' => self.string().map(drop),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let rest = self.text.get(self.at..)?;
+        rest.starts_with(word).then(|| self.at += word.len())
+    }
+
+    fn array(&mut self) -> Option<()> {
+        self.nest()?;
+        self.eat(b'[')?;
+        self.space();
+        if self.eat(b']').is_none() {
+            loop {
+                self.value(None, &mut [])?;
+                self.space();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.space();
+                    }
+                    b']' => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn object(&mut self, selector: Option<&Selector>, slots: &mut [Option<Value>]) -> Option<()> {
+        self.nest()?;
+        self.eat(b'{')?;
+        self.space();
+        let mut seen = Keys::default();
+        if self.eat(b'}').is_none() {
+            loop {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let key = self.string()?;
+                self.space();
+                self.eat(b':')?;
+                self.space();
+                let member = selector.and_then(|s| s.member(&key));
+                if !seen.insert(key) {
+                    return None;
+                }
+                match member {
+                    Some(Member {
+                        slot, sub: None, ..
+                    }) => {
+                        let start = self.at;
+                        self.value(None, &mut [])?;
+                        let raw = self.text.get(start..self.at)?;
+                        *slots.get_mut(*slot)? = Some(build(raw)?);
+                    }
+                    Some(Member { sub: Some(sub), .. }) => self.value(Some(sub), slots)?,
+                    None => self.value(None, &mut [])?,
+                }
+                self.space();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.space();
+                    }
+                    b'}' => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// A string at `"`; its text, borrowed unless it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        loop {
+            match *bytes.get(self.at)? {
+                b'"' => {
+                    let s = self.text.get(start..self.at)?;
+                    self.at += 1;
+                    return Some(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        // Escapes: decode into an owned string.
+        let mut out = String::from(self.text.get(start..self.at)?);
+        loop {
+            let b = *bytes.get(self.at)?;
+            match b {
+                b'"' => {
+                    self.at += 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {
+                    self.at += 1;
+                    let e = *bytes.get(self.at)?;
+                    self.at += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return None,
+                    };
+                    out.push(c);
+                }
+                0..=0x1f => return None,
+                _ => {
+                    // Copy one whole character (the text is UTF-8; `at` is on a boundary).
+                    let c = self.text.get(self.at..)?.chars().next()?;
+                    out.push(c);
+                    self.at += c.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.at..self.at.checked_add(4)?)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.at += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// After `\u`: one code point; a surrogate must be a high one followed by `\u` and a low one.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                self.eat(b'\\')?;
+                self.eat(b'u')?;
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return None;
+                }
+                0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return None,
+            other => other,
+        };
+        char::from_u32(code)
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and within an f64's range.
+    fn number(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let digits = |at: &mut usize| {
+            let from = *at;
+            while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+                *at += 1;
+            }
+            *at > from
+        };
+        let mut at = self.at;
+        if bytes.get(at) == Some(&b'-') {
+            at += 1;
+        }
+        match bytes.get(at)? {
+            b'0' => at += 1,
+            b'1'..=b'9' => {
+                digits(&mut at);
+            }
+            _ => return None,
+        }
+        let mut plain = true;
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            plain = false;
+            if !digits(&mut at) {
+                return None;
+            }
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            plain = false;
+            if matches!(bytes.get(at), Some(b'+' | b'-')) {
+                at += 1;
+            }
+            if !digits(&mut at) {
+                return None;
+            }
+        }
+        self.at = at;
+        // A short integer always fits; anything else is range-checked as serde_json reads it
+        // (`1e400` is refused, a 30-digit integer becomes an f64).
+        if plain && at - start <= 18 {
+            return Some(());
+        }
+        let raw = self.text.get(start..at)?;
+        serde_json::from_str::<Value>(raw).ok().map(drop)
     }
 }
 
-/// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor).map(Key)
+/// The `Value` of a member already scanned (valid, no duplicate keys): strings without escapes
+/// and short integers directly, the rest through serde_json.
+fn build(raw: &str) -> Option<Value> {
+    let plain = |s: &str| !s.bytes().any(|b| b == b'\\' || b == b'"');
+    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        if plain(inner) {
+            return Some(Value::String(inner.to_owned()));
+        }
     }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
+    // `-0` is serde_json's float -0.0: only unsigned integers take the short way.
+    if raw.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(n) = raw.parse::<u64>() {
+            return Some(Value::Number(n.into()));
+        }
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
+    serde_json::from_str::<Value>(raw).ok()
 }
 
 struct Strict(Value);
@@ -430,24 +591,106 @@ mod tests {
         s
     }
 
+    fn get<'v>(sel: &Selector, v: &'v super::Selected, path: &str) -> Option<&'v Value> {
+        let parts: Vec<&str> = path.split('.').collect();
+        v.get(sel, &parts)
+    }
+
     #[test]
     fn a_selected_parse_keeps_only_the_selected_members() {
         let s = selector(&["room", "context.user.name", "aud"]);
         let text = br#"{"room":"a","x":{"y":[1,{"z":2}]},"aud":["j"],
                         "context":{"user":{"name":"N","email":"e"},"features":{"f":true}}}"#;
-        let map = parse_selected(text, &s).unwrap_or_else(|| unreachable!());
+        let v = parse_selected(text, &s).unwrap_or_else(|| unreachable!());
         let all = parse_object(text).unwrap_or_else(|| unreachable!());
-        assert_eq!(map.get("room"), all.get("room"));
-        assert_eq!(map.get("aud"), all.get("aud"));
-        assert!(map.get("x").is_none());
-        assert_eq!(
-            Value::Object(map).to_string(),
-            r#"{"aud":["j"],"context":{"user":{"name":"N"}},"room":"a"}"#
-        );
+        assert_eq!(get(&s, &v, "room"), all.get("room"));
+        assert_eq!(get(&s, &v, "aud"), all.get("aud"));
+        assert_eq!(get(&s, &v, "context.user.name"), Some(&Value::from("N")));
+        assert_eq!(get(&s, &v, "x"), None);
+        assert_eq!(get(&s, &v, "context.user.email"), None);
         // A path that is also a prefix keeps the whole value.
         let s = selector(&["context.user.name", "context"]);
-        let map = parse_selected(text, &s).unwrap_or_else(|| unreachable!());
-        assert_eq!(map.get("context"), all.get("context"));
+        let v = parse_selected(text, &s).unwrap_or_else(|| unreachable!());
+        assert_eq!(get(&s, &v, "context"), all.get("context"));
+        assert_eq!(get(&s, &v, "context.user.email"), Some(&Value::from("e")));
+    }
+
+    /// The scanner against serde_json (`parse_object`, which builds everything): the same
+    /// documents are accepted, and every selected member has the same value.
+    #[test]
+    fn the_scanner_accepts_exactly_what_serde_json_accepts() {
+        let s = selector(&["a", "b.c", "n", "s"]);
+        let docs: &[&str] = &[
+            r#"{"a":1}"#,
+            r#" {"a" : [1, 2 ,{"x":null}] , "b":{"c":true,"d":false}} "#,
+            r#"{"s":"\u00e9\n\"\\\/\b\f\r\t","a":"\ud83d\ude00"}"#,
+            r#"{"s":"\ud800"}"#,
+            r#"{"s":"\udc00"}"#,
+            r#"{"s":"\ud800\u0041"}"#,
+            r#"{"s":"\u00"}"#,
+            r#"{"s":"\x"}"#,
+            "{\"s\":\"a\tb\"}",
+            "{\"s\":\"\u{7f}é€😀\"}",
+            r#"{"n":-0}"#,
+            r#"{"n":01}"#,
+            r#"{"n":1.}"#,
+            r#"{"n":.5}"#,
+            r#"{"n":-}"#,
+            r#"{"n":1e400}"#,
+            r#"{"n":-1e400}"#,
+            r#"{"n":1e-400}"#,
+            r#"{"n":1E+2}"#,
+            r#"{"n":2.5e-3}"#,
+            r#"{"n":123456789012345678901234567890}"#,
+            r#"{"n":18446744073709551615}"#,
+            r#"{"n":-9223372036854775808}"#,
+            r#"{"n":-9223372036854775809}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{,}"#,
+            r#"{"a" 1}"#,
+            r#"{a:1}"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1} 2"#,
+            "{\"a\":1}\u{0}",
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"b":{"c":1,"c":2}}"#,
+            r#"{}"#,
+            "{\u{a0}}",
+            "",
+            "[]",
+        ];
+        for doc in docs {
+            let ours = parse_selected(doc.as_bytes(), &s);
+            let theirs = parse_object(doc.as_bytes());
+            assert_eq!(ours.is_some(), theirs.is_some(), "{doc}");
+            if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                for path in ["a", "b.c", "n", "s"] {
+                    let mut want = Some(&Value::Object(theirs.clone())).cloned();
+                    for part in path.split('.') {
+                        want = want.and_then(|w| w.get(part).cloned());
+                    }
+                    assert_eq!(get(&s, &ours, path).cloned(), want, "{doc} {path}");
+                }
+            }
+        }
+        for depth in [120, 125, 126, 127, 128, 129] {
+            let doc = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+            assert_eq!(
+                parse_selected(doc.as_bytes(), &s).is_some(),
+                parse_object(doc.as_bytes()).is_some(),
+                "depth {depth}"
+            );
+            let doc = format!(r#"{{"x":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+            assert_eq!(
+                parse_selected(doc.as_bytes(), &s).is_some(),
+                parse_object(doc.as_bytes()).is_some(),
+                "array depth {depth}"
+            );
+        }
+        assert!(parse_selected(b"{\"s\":\"\xff\"}", &s).is_none());
     }
 
     #[test]

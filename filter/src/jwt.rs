@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::fmt;
+use std::sync::Arc;
 
 /// The only algorithm this gate accepts.
 pub const ALGORITHM: &str = "HS256";
@@ -77,15 +78,6 @@ impl ClaimPath {
         &self.0
     }
 
-    /// Looks the path up in a claims object.
-    pub fn get<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
-        let (first, rest) = self.0.split_first()?;
-        let mut value = claims.get(first)?;
-        for part in rest {
-            value = value.as_object()?.get(part)?;
-        }
-        Some(value)
-    }
 }
 
 impl fmt::Display for ClaimPath {
@@ -122,7 +114,7 @@ pub struct Policy {
     pub claim_types: Vec<(ClaimPath, ClaimType)>,
     /// The claims the gate reads (set when the configuration is compiled); only these are kept
     /// from a payload, the rest is checked and skipped. `None` keeps every claim.
-    pub selector: Option<json::Selector>,
+    pub selector: Option<Arc<json::Selector>>,
 }
 
 /// The JSON type a claim must have (`jwt.claim_types`).
@@ -183,13 +175,40 @@ impl ClaimType {
 /// A JWT whose structure, signature and time, issuer, audience and required claims were checked.
 #[derive(Debug)]
 pub struct Verified {
-    claims: Map<String, Value>,
+    claims: Claims,
+}
+
+/// A payload's claims: all of them, or those the gate's [`json::Selector`] names.
+#[derive(Debug)]
+enum Claims {
+    All(Map<String, Value>),
+    Selected(Arc<json::Selector>, json::Selected),
+}
+
+impl Claims {
+    fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Value> {
+        match self {
+            Claims::All(map) => {
+                let (first, rest) = path.split_first()?;
+                let mut value = map.get(first.as_ref())?;
+                for part in rest {
+                    value = value.as_object()?.get(part.as_ref())?;
+                }
+                Some(value)
+            }
+            Claims::Selected(selector, selected) => selected.get(selector, path),
+        }
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.get(&[name])
+    }
 }
 
 impl Verified {
     /// A claim by path.
     pub fn claim(&self, path: &ClaimPath) -> Option<&Value> {
-        path.get(&self.claims)
+        self.claims.get(path.parts())
     }
 
     /// Whether all the pairs of at least one alternative are present (true when there are none).
@@ -213,8 +232,8 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, Denial> {
 }
 
 /// Reads a NumericDate: a non-negative integer number of seconds.
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Denial> {
-    match claims.get(name) {
+fn numeric_date(claims: &Claims, name: &str) -> Result<Option<i64>, Denial> {
+    match claims.member(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(v) if v >= 0 => Ok(Some(v)),
@@ -286,8 +305,9 @@ impl Policy {
 
         let payload = decode_segment(p64)?;
         let claims = match &self.selector {
-            Some(selector) => json::parse_selected(&payload, selector),
-            None => json::parse_object(&payload),
+            Some(selector) => json::parse_selected(&payload, selector)
+                .map(|selected| Claims::Selected(Arc::clone(selector), selected)),
+            None => json::parse_object(&payload).map(Claims::All),
         }
         .ok_or(Denial::InvalidClaims)?;
         let exp = numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?;
@@ -311,7 +331,7 @@ impl Policy {
             }
         }
 
-        let issuer = match claims.get("iss") {
+        let issuer = match claims.member("iss") {
             None => None,
             Some(Value::String(s)) => Some(s.as_str()),
             Some(_) => return Err(Denial::InvalidClaims),
@@ -325,7 +345,7 @@ impl Policy {
             .audiences
             .as_ref()
             .is_some_and(|a| a.iter().any(|a| a == "*"));
-        let audiences: Vec<&str> = match claims.get("aud") {
+        let audiences: Vec<&str> = match claims.member("aud") {
             None => Vec::new(),
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(_)) if !self.audience_arrays && !any_audience => {
