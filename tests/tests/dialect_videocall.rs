@@ -24,7 +24,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{BufRead as _, Write as _};
 
-/// The media server's `RoomAccessTokenClaims`, as its deserializer reads a payload.
+/// The media server's `RoomAccessTokenClaims` (videocall-meeting-types), as its deserializer reads
+/// a payload: it has no `deny_unknown_fields`, so a claim it does not name (`is_guest`, `nbf`,
+/// `meeting`, …) is not read, whatever its type.
 #[derive(Deserialize)]
 #[allow(dead_code)]
 struct MediaServerClaims {
@@ -32,19 +34,11 @@ struct MediaServerClaims {
     room: String,
     room_join: bool,
     is_host: bool,
-    #[serde(default)]
-    is_guest: bool,
     display_name: String,
     #[serde(default)]
     observer: bool,
-    #[serde(default = "yes")]
-    end_on_host_leave: bool,
     exp: i64,
     iss: String,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The media server's decision on `token` (its `decode_room_token`), at the system clock.
@@ -522,6 +516,18 @@ const DELIBERATE: &[(&str, &str)] = &[
     (
         "an_audience_null",
         "roomgate refuses every aud; jsonwebtoken reads aud: null as no aud",
+    ),
+    (
+        "is_guest_a_number",
+        "the example types is_guest, which the media server does not read",
+    ),
+    (
+        "is_guest_null",
+        "the example types is_guest, which the media server does not read",
+    ),
+    (
+        "end_on_host_leave_a_string",
+        "the example types end_on_host_leave, which the media server does not read",
     ),
 ];
 
