@@ -517,18 +517,6 @@ const DELIBERATE: &[(&str, &str)] = &[
         "an_audience_null",
         "roomgate refuses every aud; jsonwebtoken reads aud: null as no aud",
     ),
-    (
-        "is_guest_a_number",
-        "the example types is_guest, which the media server does not read",
-    ),
-    (
-        "is_guest_null",
-        "the example types is_guest, which the media server does not read",
-    ),
-    (
-        "end_on_host_leave_a_string",
-        "the example types end_on_host_leave, which the media server does not read",
-    ),
 ];
 
 /// Compares roomgate with the media server (`theirs`) on every row; the disagreements that are not
