@@ -186,6 +186,16 @@ const ISSUER_REFUSES: &[(&str, &[&str], &str)] = &[
         "a_non_ascii_room",
     ),
     ("an audience", &["--aud", "videocall"], "an_audience"),
+    (
+        "an audience as an extra claim",
+        &["--claim", "aud=videocall"],
+        "an_audience",
+    ),
+    (
+        "another issuer",
+        &["--iss", "someone-else"],
+        "another_issuer",
+    ),
 ];
 
 /// `issuer mint videocall ROOM --email alice@example.com EXTRA…` (ROOM is `standup-2024` unless
