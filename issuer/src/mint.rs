@@ -96,6 +96,21 @@ fn check_flags(a: &MintArgs) -> anyhow::Result<()> {
             ),
             _ => {}
         }
+        // The media server's `decode_room_token` accepts one issuer, `RoomAccessTokenClaims::ISSUER`,
+        // and jsonwebtoken refuses an audience it was not told to expect.
+        if let Some(iss) = a.iss.as_deref().filter(|i| *i != profile::VIDEOCALL_ISSUER) {
+            bail!(
+                "--iss {iss:?}: the videocall.rs media server accepts only its meeting backend's \
+                 issuer, {:?}",
+                profile::VIDEOCALL_ISSUER
+            );
+        }
+        if a.claims.iter().any(|(k, _)| k == "aud") {
+            bail!(
+                "--claim aud: the videocall.rs media server refuses tokens with an aud claim \
+                 (its validator expects none)"
+            );
+        }
     }
     Ok(())
 }

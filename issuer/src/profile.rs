@@ -427,8 +427,7 @@ pub fn filter_config(profile: Option<Profile>, s: &Settings) -> Value {
                 j.insert(
                     "claim_types".into(),
                     json!({"sub": "string", "display_name": "string", "is_host": "boolean",
-                           "room_join": "boolean", "observer": "boolean?", "is_guest": "boolean?",
-                           "end_on_host_leave": "boolean?", "aud": "absent"}),
+                           "room_join": "boolean", "observer": "boolean?", "aud": "absent"}),
                 );
                 j.insert(
                     "claims".into(),

@@ -1651,6 +1651,51 @@ fn videocall_tokens_are_refused_where_the_media_server_would_refuse_them() {
     )
     .code(2)
     .says("aud");
+    for extra in [["--claim", "aud=x"], ["--claim", "aud=7"]] {
+        issuer_with(
+            &[
+                &["mint", "videocall", "standup", "--email", "a@b"][..],
+                &extra[..],
+            ]
+            .concat(),
+            &env,
+            None,
+        )
+        .code(2)
+        .says("aud");
+    }
+    // Its one issuer: another is refused, the meeting backend's own is the default.
+    issuer_with(
+        &[
+            "mint",
+            "videocall",
+            "standup",
+            "--email",
+            "a@b",
+            "--iss",
+            "someone-else",
+        ],
+        &env,
+        None,
+    )
+    .code(2)
+    .says("videocall-meeting-backend");
+    let token = issuer_with(
+        &[
+            "mint",
+            "videocall",
+            "standup",
+            "--email",
+            "a@b",
+            "--iss",
+            "videocall-meeting-backend",
+        ],
+        &env,
+        None,
+    )
+    .ok()
+    .to_owned();
+    assert_eq!(claims(&token)["iss"], "videocall-meeting-backend");
     for room in ["room.sub", "my room", "room-*", "r>"] {
         issuer_with(&["mint", "videocall", room, "--email", "a@b"], &env, None)
             .code(2)
