@@ -539,12 +539,14 @@ impl Gate {
                 (route.room_from == Some(RoomFrom::Path)).then_some(route.room_param.as_str());
             // A rule whose literals match only when case is ignored is never skipped for a looser
             // one: a case-insensitive upstream would route the request to that rule's handler.
+            // Matching exactly implies matching with case ignored: most rules fail the looser
+            // test and are skipped after one comparison.
+            let Some(loose) = route.path.matches_with(&target, var, Case::Ignored) else {
+                continue;
+            };
             let (room, variant) = match route.path.matches_with(&target, var, Case::Exact) {
                 Some(room) => (room, false),
-                None => match route.path.matches_with(&target, var, Case::Ignored) {
-                    Some(room) => (room, true),
-                    None => continue,
-                },
+                None => (loose, true),
             };
             v.route = Some(i);
             v.kind = route.kind;
