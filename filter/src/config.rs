@@ -983,6 +983,7 @@ impl Gate {
                 .collect(),
         };
         Ok(Gate {
+            canned: crate::engine::canned_responses(),
             revoked,
             mode: raw.mode,
             routes,

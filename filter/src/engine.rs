@@ -134,6 +134,9 @@ impl Default for Identities {
 /// A compiled, ready-to-use configuration. Build it with [`Gate::from_json`].
 #[derive(Debug, Clone)]
 pub struct Gate {
+    /// The local response of every denial with its standard message, in [`Denial::ALL`]'s order,
+    /// built once (see [`canned_responses`]).
+    pub(crate) canned: Vec<Response>,
     pub(crate) mode: Mode,
     pub(crate) routes: Vec<Route>,
     pub(crate) default: RouteKind,
@@ -245,6 +248,13 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// `/M%C3%BCNCHEN` and `?room=m%c3%bcnchen` all name `m%c3%bcnchen`.
 pub fn jitsi_room_name(room: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
+    // ASCII is its own NFKC form: only other text takes the normalisation tables.
+    if room
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!~*'()".contains(&b))
+    {
+        return room.to_owned();
+    }
     let normal: String = room.nfkc().collect::<String>().to_lowercase();
     let mut out = String::with_capacity(normal.len());
     for b in normal.bytes() {
@@ -416,12 +426,19 @@ impl Gate {
 
     /// The local response for a denial (also used by the host glue for internal errors).
     pub fn respond(&self, denial: Denial, route: Option<usize>) -> Response {
-        let message = route
+        let custom = route
             .and_then(|i| self.routes.get(i))
             .and_then(|r| r.message.as_deref())
-            .filter(|_| matches!(denial, Denial::Gone | Denial::Forbidden))
-            .unwrap_or(denial.message());
-        response_for(denial, message)
+            .filter(|_| matches!(denial, Denial::Gone | Denial::Forbidden));
+        if let Some(message) = custom {
+            return response_for(denial, message);
+        }
+        Denial::ALL
+            .iter()
+            .position(|d| *d == denial)
+            .and_then(|i| self.canned.get(i))
+            .cloned()
+            .unwrap_or_else(|| response_for(denial, denial.message()))
     }
 
     fn identity_headers(&self) -> [&str; 8] {
@@ -867,6 +884,14 @@ impl Gate {
         }
         edits
     }
+}
+
+/// Every denial's response with its standard message, in [`Denial::ALL`]'s order.
+pub(crate) fn canned_responses() -> Vec<Response> {
+    Denial::ALL
+        .iter()
+        .map(|d| response_for(*d, d.message()))
+        .collect()
 }
 
 /// Builds the JSON local response for a denial.

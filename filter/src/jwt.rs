@@ -77,7 +77,6 @@ impl ClaimPath {
     pub fn parts(&self) -> &[String] {
         &self.0
     }
-
 }
 
 impl fmt::Display for ClaimPath {
