@@ -3,11 +3,16 @@
 //! The configuration and requests are those of `make bench` (`bench/roomgate.json`, a Jitsi-style
 //! HS256 token for `/standup`), so these numbers are the engine's share of the Envoy figures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use roomgate_filter::config::token_digest;
-use roomgate_filter::jwt::{sign, Key, Policy};
+use roomgate_filter::jwt::{sign, Key, Policy, VerifiedCache};
 use roomgate_filter::path::Target;
 use roomgate_filter::Gate;
 use serde_json::{json, Map, Value};
@@ -17,12 +22,18 @@ const SECRET: &str = "bench-secret-0123456789abcdefghijklmnopqrstuv";
 const STANDUP_TOKEN: &str = "standup-room-token-0123456789abcdef0123456";
 const NOW: i64 = 1_800_000_000;
 
-fn gate() -> Gate {
+/// The `make bench` configuration; `cache_size` replaces its `jwt.cache_size` when given.
+fn gate_with(cache_size: Option<usize>) -> Gate {
     let config = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../bench/roomgate.json"
     ))
     .expect("bench/roomgate.json");
+    let mut config: Value = serde_json::from_slice(&config).expect("bench/roomgate.json is JSON");
+    if let Some(size) = cache_size {
+        config["jwt"]["cache_size"] = json!(size);
+    }
+    let config = config.to_string().into_bytes();
     Gate::from_json(&config, &|name| match name {
         "JWT_APP_SECRET" => Some(SECRET.into()),
         "STANDUP_TOKEN" => Some(STANDUP_TOKEN.into()),
@@ -60,8 +71,13 @@ fn request(path: &str, auth: Option<&str>) -> (String, Vec<(String, String)>) {
     (path.to_owned(), headers)
 }
 
+fn gate() -> Gate {
+    gate_with(None)
+}
+
 fn engine(c: &mut Criterion) {
     let gate = gate();
+    let first_sight = gate_with(Some(0));
     let good = token(SECRET);
     let forged = token("not-the-bench-secret-0123456789abcdefghijkl");
     let cases = [
@@ -84,6 +100,12 @@ fn engine(c: &mut Criterion) {
         ("decide/public", request("/health", None), None),
         ("decide/missing_401", request("/standup", None), Some(401)),
     ];
+    // Every token new to the gate (no cache of verified tokens): what a first request costs.
+    let (path, headers) = request("/standup", Some(&good));
+    assert_eq!(first_sight.decide(&path, &headers, NOW).denial, None);
+    c.bench_function("decide/jwt_allowed_first_sight", |b| {
+        b.iter(|| first_sight.decide(black_box(&path), black_box(&headers), NOW))
+    });
     for (name, (path, headers), status) in &cases {
         let v = gate.decide(path, headers, NOW);
         assert_eq!(v.response.as_ref().map(|r| r.status), *status, "{name}");
@@ -109,8 +131,16 @@ fn engine(c: &mut Criterion) {
         require_any: Vec::new(),
         claim_types: Vec::new(),
         selector: None,
+        cache: VerifiedCache::new(0),
     };
     assert!(policy.verify(&good, NOW).is_ok());
+    let remembering = Policy {
+        cache: VerifiedCache::new(100),
+        ..policy.clone()
+    };
+    c.bench_function("jwt/verify_seen_again", |b| {
+        b.iter(|| remembering.verify(black_box(&good), NOW))
+    });
     c.bench_function("jwt/verify", |b| {
         b.iter(|| policy.verify(black_box(&good), NOW))
     });

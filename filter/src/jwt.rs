@@ -114,6 +114,88 @@ pub struct Policy {
     /// The claims the gate reads (set when the configuration is compiled); only these are kept
     /// from a payload, the rest is checked and skipped. `None` keeps every claim.
     pub selector: Option<Arc<json::Selector>>,
+    /// Tokens that passed every check, so a token seen again is only checked against the clock.
+    pub cache: VerifiedCache,
+}
+
+/// The tokens a [`Policy`] verified lately, by their exact text: a token seen again skips the
+/// base64, JSON and HMAC work and is only checked against the clock (the rest of its checks do not
+/// depend on it). Only tokens that passed every check are kept, so no one can fill it without a
+/// valid signature; it holds at most `capacity` tokens (expired ones are dropped first, then an
+/// arbitrary one) and is empty again when the configuration is reloaded. Envoy's `jwt_authn`
+/// keeps such a cache too (`jwt_cache_config`, 100 tokens by default).
+#[derive(Default)]
+pub struct VerifiedCache {
+    capacity: usize,
+    entries: std::sync::Mutex<Entries>,
+}
+
+type Entries = std::collections::HashMap<
+    Box<str>,
+    Verified,
+    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+>;
+
+impl VerifiedCache {
+    /// A cache of at most `capacity` tokens (0: none is kept).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: std::sync::Mutex::default(),
+        }
+    }
+
+    fn get(&self, token: &str) -> Option<Verified> {
+        if self.capacity == 0 {
+            return None;
+        }
+        // A poisoned lock (a panic elsewhere while it was held) only means no cache.
+        self.entries.lock().ok()?.get(token).cloned()
+    }
+
+    fn put(&self, token: &str, verified: &Verified, now: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= self.capacity {
+            entries.retain(|_, v| v.0.times.exp > now);
+        }
+        if entries.len() >= self.capacity {
+            if let Some(any) = entries.keys().next().cloned() {
+                entries.remove(&any);
+            }
+        }
+        entries.insert(token.into(), verified.clone());
+    }
+
+    /// How many tokens it holds.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.len())
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Clone for VerifiedCache {
+    /// A clone starts empty (a cache is per configuration, never shared by copying).
+    fn clone(&self) -> Self {
+        Self::new(self.capacity)
+    }
+}
+
+impl fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedCache")
+            .field("capacity", &self.capacity)
+            .field("tokens", &self.len())
+            .finish()
+    }
 }
 
 /// The JSON type a claim must have (`jwt.claim_types`).
@@ -172,9 +254,23 @@ impl ClaimType {
 }
 
 /// A JWT whose structure, signature and time, issuer, audience and required claims were checked.
+/// A cheap handle: the claims are shared with the cache of verified tokens.
+#[derive(Debug, Clone)]
+pub struct Verified(Arc<Checked>);
+
+/// What verification kept of a token: its claims and the times it is valid between.
 #[derive(Debug)]
-pub struct Verified {
+struct Checked {
     claims: Claims,
+    times: Times,
+}
+
+/// A token's NumericDates.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
 }
 
 /// A payload's claims: all of them, or those the gate's [`json::Selector`] names.
@@ -207,7 +303,7 @@ impl Claims {
 impl Verified {
     /// A claim by path.
     pub fn claim(&self, path: &ClaimPath) -> Option<&Value> {
-        self.claims.get(path.parts())
+        self.0.claims.get(path.parts())
     }
 
     /// Whether all the pairs of at least one alternative are present (true when there are none).
@@ -252,6 +348,41 @@ impl Policy {
     /// leeway) still passes: for routes that keep a meeting going which started with a valid
     /// token (BOSH and websocket reconnects), where the server behind checks `exp` at join.
     pub fn verify_with_grace(&self, token: &str, now: i64, grace: i64) -> Result<Verified, Denial> {
+        // A token seen before passed every check that does not depend on the clock: only those
+        // that do are run again.
+        if let Some(seen) = self.cache.get(token) {
+            self.check_times(seen.0.times, now, grace)?;
+            return Ok(seen);
+        }
+        let verified = self.verify_uncached(token, now, grace)?;
+        self.cache.put(token, &verified, now);
+        Ok(verified)
+    }
+
+    /// The checks that depend on the clock, in their order: expiry (with leeway and the route's
+    /// grace), not before, issued in the future, and the longest lifetime.
+    fn check_times(&self, t: Times, now: i64, grace: i64) -> Result<(), Denial> {
+        if now >= t.exp.saturating_add(self.leeway).saturating_add(grace) {
+            return Err(Denial::Expired);
+        }
+        let future = now.saturating_add(self.leeway);
+        if t.nbf.is_some_and(|n| n > future) || t.iat.is_some_and(|i| i > future) {
+            return Err(Denial::NotYetValid);
+        }
+        if let Some(max) = self.max_lifetime {
+            let start = match t.iat.or(t.nbf) {
+                Some(start) => start,
+                None if self.lifetime_from_now => now,
+                None => return Err(Denial::LifetimeUnknown),
+            };
+            if t.exp.saturating_sub(start) > max {
+                return Err(Denial::LifetimeTooLong);
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_uncached(&self, token: &str, now: i64, grace: i64) -> Result<Verified, Denial> {
         let mut parts = token.split('.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -309,26 +440,12 @@ impl Policy {
             None => json::parse_object(&payload).map(Claims::All),
         }
         .ok_or(Denial::InvalidClaims)?;
-        let exp = numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?;
-        let nbf = numeric_date(&claims, "nbf")?;
-        let iat = numeric_date(&claims, "iat")?;
-        if now >= exp.saturating_add(self.leeway).saturating_add(grace) {
-            return Err(Denial::Expired);
-        }
-        let future = now.saturating_add(self.leeway);
-        if nbf.is_some_and(|t| t > future) || iat.is_some_and(|t| t > future) {
-            return Err(Denial::NotYetValid);
-        }
-        if let Some(max) = self.max_lifetime {
-            let start = match iat.or(nbf) {
-                Some(start) => start,
-                None if self.lifetime_from_now => now,
-                None => return Err(Denial::LifetimeUnknown),
-            };
-            if exp.saturating_sub(start) > max {
-                return Err(Denial::LifetimeTooLong);
-            }
-        }
+        let times = Times {
+            exp: numeric_date(&claims, "exp")?.ok_or(Denial::InvalidClaims)?,
+            nbf: numeric_date(&claims, "nbf")?,
+            iat: numeric_date(&claims, "iat")?,
+        };
+        self.check_times(times, now, grace)?;
 
         let issuer = match claims.member("iss") {
             None => None,
@@ -365,7 +482,7 @@ impl Policy {
             }
         }
 
-        let verified = Verified { claims };
+        let verified = Verified(Arc::new(Checked { claims, times }));
         if !self
             .claim_types
             .iter()
@@ -436,6 +553,7 @@ mod tests {
             require_any: Vec::new(),
             claim_types: Vec::new(),
             selector: None,
+            cache: VerifiedCache::default(),
         }
     }
 
@@ -727,5 +845,64 @@ mod tests {
     fn key_debug_output_hides_the_secret() {
         let text = format!("{:?}", Key::new(Some("k1".into()), SECRET));
         assert!(!text.contains("0123456789") && text.contains("redacted"));
+    }
+
+    fn remembering(capacity: usize) -> Policy {
+        Policy {
+            cache: VerifiedCache::new(capacity),
+            ..policy()
+        }
+    }
+
+    #[test]
+    fn a_token_seen_again_is_still_checked_against_the_clock() {
+        let p = remembering(8);
+        let t = token(json!({"exp": NOW + 60, "nbf": NOW - 10, "room": "a"}));
+        assert!(p.verify(&t, NOW).is_ok());
+        assert_eq!(p.cache.len(), 1);
+        // Remembered, and still expired once its time is up (leeway 30), and still not valid
+        // before its nbf.
+        assert!(p.verify(&t, NOW + 89).is_ok());
+        assert_eq!(p.verify(&t, NOW + 90).err(), Some(Denial::Expired));
+        assert_eq!(p.verify(&t, NOW - 100).err(), Some(Denial::NotYetValid));
+        assert_eq!(p.verify_with_grace(&t, NOW + 90, 60).err(), None);
+        let hit = p.verify(&t, NOW).unwrap_or_else(|_| unreachable!());
+        assert_eq!(hit.claim(&ClaimPath::single("room")), Some(&json!("a")));
+    }
+
+    #[test]
+    fn only_tokens_that_pass_every_check_are_remembered() {
+        let p = Policy {
+            issuers: Some(vec!["roomgate".into()]),
+            ..remembering(8)
+        };
+        let wrong_issuer = token(json!({"exp": NOW + 60, "iss": "other"}));
+        let expired = token(json!({"exp": NOW - 600, "iss": "roomgate"}));
+        let forged = {
+            let good = token(json!({"exp": NOW + 60, "iss": "roomgate"}));
+            let (head, _) = good.rsplit_once('.').unwrap_or_default();
+            format!("{head}.{}", "A".repeat(43))
+        };
+        for t in [&wrong_issuer, &expired, &forged] {
+            let first = p.verify(t, NOW).err();
+            assert!(first.is_some());
+            assert_eq!(p.verify(t, NOW).err(), first);
+        }
+        assert!(p.cache.is_empty());
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity_and_none_with_zero() {
+        let p = remembering(3);
+        for i in 0..10 {
+            let t = token(json!({"exp": NOW + 60, "n": i}));
+            assert!(p.verify(&t, NOW).is_ok());
+            assert!(p.cache.len() <= 3);
+        }
+        let off = remembering(0);
+        assert!(off.verify(&token(json!({"exp": NOW + 60})), NOW).is_ok());
+        assert!(off.cache.is_empty());
+        // A clone (a reloaded configuration) starts empty.
+        assert!(p.clone().cache.is_empty());
     }
 }

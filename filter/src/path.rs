@@ -24,14 +24,23 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// Parses a request target such as `/rooms/a%20b?jwt=...`.
     pub fn parse(target: &'a str) -> Result<Self, Denial> {
-        let (raw_path, raw_query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
+        // One pass over the target (a query token makes it long): printable ASCII only, no `#`
+        // anywhere, no backslash in the path, and where the query starts.
+        let mut query_at = None;
+        for (i, b) in target.bytes().enumerate() {
+            match b {
+                b'#' => return Err(Denial::BadRequest),
+                b'\\' if query_at.is_none() => return Err(Denial::BadRequest),
+                b'?' if query_at.is_none() => query_at = Some(i),
+                0x21..=0x7e => {}
+                _ => return Err(Denial::BadRequest),
+            }
+        }
+        let (raw_path, raw_query) = match query_at {
+            Some(i) => (target.get(..i).unwrap_or_default(), target.get(i + 1..)),
             None => (target, None),
         };
-        if !raw_path.starts_with('/') || target.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
-            return Err(Denial::BadRequest);
-        }
-        if raw_path.contains(['#', '\\']) || raw_query.is_some_and(|q| q.contains('#')) {
+        if !raw_path.starts_with('/') {
             return Err(Denial::BadRequest);
         }
         let mut segments = Vec::new();

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use roomgate_filter::jwt::{Key, Policy};
+use roomgate_filter::jwt::{ClaimPath, Key, Policy, VerifiedCache};
 use roomgate_fuzz::{sign_raw, NOW, SECRET};
 
 fuzz_target!(|data: &[u8]| {
@@ -47,8 +47,21 @@ fuzz_target!(|data: &[u8]| {
         require_any: Vec::new(),
         claim_types: Vec::new(),
         require: Vec::new(),
+        cache: VerifiedCache::new(4),
     };
-    if policy.verify(&token, NOW).is_ok() {
+    let first = policy.verify(&token, NOW).map(|v| v.claim(&ClaimPath::single("room")).cloned());
+    // Seen again (from the cache of verified tokens when it passed): the same verdict, and later
+    // on the clock the verdict a fresh policy gives.
+    let again = policy.verify(&token, NOW).map(|v| v.claim(&ClaimPath::single("room")).cloned());
+    assert_eq!(first, again, "a token seen again changed its verdict");
+    let later = NOW + 100_000;
+    let fresh = Policy { cache: VerifiedCache::new(0), ..policy.clone() };
+    assert_eq!(
+        policy.verify(&token, later).err(),
+        fresh.verify(&token, later).err(),
+        "a remembered token escaped the clock"
+    );
+    if first.is_ok() {
         assert_eq!(token.split('.').count(), 3);
         let header = token.split('.').next().unwrap_or_default();
         let header = base64_json(header);
