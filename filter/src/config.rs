@@ -47,7 +47,7 @@ pub struct RawConfig {
     /// HS256 JWT settings; absent disables JWTs.
     #[serde(default)]
     pub jwt: Option<RawJwt>,
-    /// Static tokens (seed 002's scheme); absent disables them.
+    /// Static tokens (the multi-layer token scheme's); absent disables them.
     #[serde(default)]
     pub static_tokens: Option<RawStatic>,
     /// How rooms are compared.
@@ -70,7 +70,8 @@ pub struct RawConfig {
     pub revoked: RawRevoked,
 }
 
-/// Early revocation (seed 000's "delete a room before it expires"). `issuer revoke` writes this.
+/// Early revocation (the room-whitelist service's "delete a room before it expires").
+/// `issuer revoke` writes this.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRevoked {
@@ -296,7 +297,8 @@ pub struct RawJwt {
     /// Claim values that make a token an admin's (any one suffices).
     #[serde(default = "default_admin_when")]
     pub admin_when: BTreeMap<String, Value>,
-    /// Tokens without a room claim may enter every room (seed 002's optional `room`). Default false.
+    /// Tokens without a room claim may enter every room (the multi-layer token scheme's optional
+    /// `room`). Default false.
     #[serde(default)]
     pub allow_unscoped: bool,
 }
@@ -371,16 +373,16 @@ impl Default for RawClaimNames {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStatic {
-    /// Valid for every room (seed 002's `AUTH_TOKEN`).
+    /// Valid for every room (the multi-layer token scheme's `AUTH_TOKEN`).
     #[serde(default)]
     pub global: Option<RawSecret>,
-    /// Valid for admin routes only (seed 002's `ADMIN_TOKEN`).
+    /// Valid for admin routes only (the multi-layer token scheme's `ADMIN_TOKEN`).
     #[serde(default)]
     pub admin: Option<RawSecret>,
     /// Per-room tokens; checked before the global one.
     #[serde(default)]
     pub rooms: BTreeMap<String, RawSecret>,
-    /// An environment variable in seed 002's `room1:token1;room2:token2` form.
+    /// An environment variable in the multi-layer token scheme's `room1:token1;room2:token2` form.
     #[serde(default)]
     pub rooms_env: Option<String>,
 }

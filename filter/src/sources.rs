@@ -15,7 +15,7 @@ pub enum Source {
     /// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
     #[serde(rename = "bearer")]
     Bearer,
-    /// `X-Auth-Token: <token>` (seed 002).
+    /// `X-Auth-Token: <token>` (the multi-layer token scheme).
     #[serde(rename = "x-auth-token")]
     XAuthToken,
     /// Any other request header holding the bare token.

@@ -1,7 +1,8 @@
 //! The full request decision on the example configurations. The input is text:
 //! the first byte picks the configuration, then the first line is the request target and each
 //! further line a `name: value` header. `{jwt}` becomes a valid Jitsi token for room `standup`,
-//! `{global}`, `{room1}` and `{admin}` seed 002's static tokens, so allowed paths are reached too.
+//! `{global}`, `{room1}` and `{admin}` the multi-layer token scheme's static
+//! tokens, so allowed paths are reached too.
 //!
 //! Checked on every verdict: no panic; a denial in enforce mode is a local response with a
 //! 400/401/403/410 status and a JSON body that never contains a token; an allowed request sets no

@@ -11,11 +11,11 @@ use sha2::Sha256;
 pub const NOW: i64 = 1_800_000_000;
 /// `JWT_APP_SECRET` / `JWT_SECRET` of every configuration here.
 pub const SECRET: &str = "fuzz-secret-0123456789abcdefghijklmnop";
-/// Seed 002's global static token.
+/// The multi-layer token scheme's global static token.
 pub const GLOBAL_TOKEN: &str = "global-token-0123456789abcdef0123456789";
-/// Seed 002's room1 token.
+/// The multi-layer token scheme's room1 token.
 pub const ROOM1_TOKEN: &str = "room1-token-0123456789abcdef01234567890";
-/// Seed 002's admin token.
+/// The multi-layer token scheme's admin token.
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789a";
 
 /// The identity headers the example configurations forward (client-sent ones must be removed).
@@ -44,12 +44,12 @@ pub fn env(name: &str) -> Option<String> {
 }
 
 /// The example configurations shipped in `examples/`, compiled (in this order: Jitsi, videocall.rs,
-/// seed 002, and the Jitsi one in report mode).
+/// the multi-layer token scheme, and the Jitsi one in report mode).
 pub fn gates() -> Vec<Gate> {
     let texts = [
         include_str!("../../examples/jitsi.json").to_owned(),
         include_str!("../../examples/videocall.json").to_owned(),
-        include_str!("../../examples/seed002.json").to_owned(),
+        include_str!("../../examples/multi-layer.json").to_owned(),
         include_str!("../../examples/jitsi.json").replace("\"enforce\"", "\"report\""),
     ];
     texts

@@ -75,7 +75,7 @@ pub enum Command {
     /// Generate a strong random HS256 secret
     #[command(after_help = SECRET_HELP)]
     Secret(SecretGenArgs),
-    /// Generate a static token (seed 002) and the SHA-256 digest the filter config can hold instead
+    /// Generate a static token (as in the multi-layer token scheme) and the SHA-256 digest the filter config can hold instead
     #[command(after_help = STATIC_HELP)]
     StaticToken(StaticTokenArgs),
     /// Decode a token: header, claims and times (the signature is not checked)
@@ -90,7 +90,7 @@ pub enum Command {
     /// Close a room, revoke a token, or cut off a room's older tokens, in the filter's config file
     #[command(after_help = REVOKE_HELP)]
     Revoke(RevokeArgs),
-    /// List the active rooms recorded in a ledger (seed 000's room list)
+    /// List the active rooms recorded in a ledger (the room-whitelist service's room list)
     #[command(after_help = ROOMS_HELP)]
     Rooms(RoomsArgs),
     /// Print a shell completion script
@@ -100,11 +100,11 @@ pub enum Command {
 
 const MINT_HELP: &str = "\
 Examples:
-  # Jitsi (seed 001): one short-lived link for everyone, moderators by default
+  # Jitsi Meet: one short-lived link for everyone, moderators by default
   JWT_APP_SECRET=... issuer mint jitsi standup --iss meet.example.com --url https://meet.example.com
-  # videocall.rs (seed 003): the media server's /lobby?token= link
+  # videocall.rs: the media server's /lobby?token= link
   issuer mint videocall standup-2024 --email alice@example.com --name Alice --host --url wss://media.example.com:8080
-  # generic (seed 002), a generated strong room, seed 000's JSON answer
+  # generic (the multi-layer token scheme), a generated strong room, the room-whitelist service's JSON answer
   issuer mint generic --room-id strong --sub user123 --role admin --admin --lifetime 2h --json
   # extra claims and a key ID, the secret from a file
   issuer mint jitsi standup --claim 'context={\"features\":{\"recording\":true}}' --kid 2025-10 --secret @/run/secrets/jwt
@@ -283,7 +283,7 @@ pub struct MintArgs {
     /// Email (jitsi context.user.email; videocall: the sub, required)
     #[arg(long, value_name = "EMAIL", help_heading = "Claims")]
     pub email: Option<String>,
-    /// jitsi: join as an ordinary participant (seed 001 makes everyone a moderator)
+    /// jitsi: join as an ordinary participant (the minimal Jitsi Meet JWT issuer makes everyone a moderator)
     #[arg(long, help_heading = "Claims")]
     pub no_moderator: bool,
     /// videocall: the participant is the meeting host (is_host: true)
@@ -323,7 +323,7 @@ pub struct MintArgs {
     /// Print the join link on BASE instead of the bare token (jitsi BASE/ROOM?jwt=, videocall BASE/lobby?token=, generic BASE/ROOM?token=)
     #[arg(long, value_name = "BASE", value_parser = parse_base_url, help_heading = "Output")]
     pub url: Option<String>,
-    /// Print seed 000's JSON: {success, room_id, url, token, expires_at, ...}
+    /// Print the room-whitelist service's JSON: {success, room_id, url, token, expires_at, ...}
     #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Append a record of the token (never the token itself) to this ledger file; adds a random jti unless --jti is given [default: $ROOMGATE_LEDGER]
@@ -387,13 +387,13 @@ pub struct SecretGenArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("scope").args(["room", "global", "admin"]).required(true)))]
 pub struct StaticTokenArgs {
-    /// A token for this one room (seed 002's ROOM_TOKENS)
+    /// A token for this one room (the multi-layer token scheme's ROOM_TOKENS)
     #[arg(long, value_name = "ROOM")]
     pub room: Option<String>,
-    /// A token valid for every room (seed 002's AUTH_TOKEN)
+    /// A token valid for every room (the multi-layer token scheme's AUTH_TOKEN)
     #[arg(long)]
     pub global: bool,
-    /// A token for admin routes only (seed 002's ADMIN_TOKEN)
+    /// A token for admin routes only (the multi-layer token scheme's ADMIN_TOKEN)
     #[arg(long)]
     pub admin: bool,
     /// Random bytes in a generated token, printed as hex

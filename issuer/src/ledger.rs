@@ -1,5 +1,6 @@
 //! The ledger: an optional append-only file of what `issuer` minted and revoked, one JSON object
-//! per line, and `issuer rooms`, which reads it back as seed 000's list of active rooms.
+//! per line, and `issuer rooms`, which reads it back as the room-whitelist service's list of active
+//! rooms.
 //!
 //! The filter keeps no state and never reads the ledger; it is the operator's record, so that
 //! "which rooms are open right now, until when?" has an answer and a single token can be revoked by
@@ -170,7 +171,7 @@ pub struct Room {
     pub status: Option<&'static str>,
 }
 
-/// `issuer rooms --json`: seed 000's room list.
+/// `issuer rooms --json`: the room-whitelist service's room list.
 #[derive(Debug, Serialize)]
 pub struct RoomList {
     /// Rooms with at least one active token that are not closed.

@@ -171,7 +171,7 @@ fn add_claim(
     }
 }
 
-/// `--json`: seed 000's `POST /api/rooms` answer, plus the token.
+/// `--json`: the room-whitelist service's `POST /api/rooms` answer, plus the token.
 #[derive(Serialize)]
 struct MintOutput<'a> {
     success: bool,

@@ -13,11 +13,11 @@ use serde_json::{json, Map, Value};
 /// A token profile: whose claim model the token follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Profile {
-    /// Jitsi Meet (seed 001): iss, aud, sub, room, nbf, exp, context.user; link BASE/ROOM?jwt=TOKEN.
+    /// Jitsi Meet: iss, aud, sub, room, nbf, exp, context.user; link BASE/ROOM?jwt=TOKEN.
     Jitsi,
-    /// videocall.rs room access token (seed 003); link BASE/lobby?token=TOKEN.
+    /// videocall.rs room access token; link BASE/lobby?token=TOKEN.
     Videocall,
-    /// Seed 002's claims: sub, room, role, admin, exp, iat, optional aud; link BASE/ROOM?token=TOKEN.
+    /// The multi-layer token scheme's claims: sub, room, role, admin, exp, iat, optional aud; link BASE/ROOM?token=TOKEN.
     Generic,
 }
 
@@ -80,8 +80,8 @@ impl Profile {
         }
     }
 
-    /// Default token lifetime: a short join window for Jitsi (seed 001) and videocall.rs
-    /// (`TOKEN_TTL_SECS` 600); an hour for seed 002's API tokens.
+    /// Default token lifetime: a short join window for Jitsi Meet and videocall.rs
+    /// (`TOKEN_TTL_SECS` 600); an hour for the multi-layer token scheme's API tokens.
     pub fn default_lifetime(self) -> i64 {
         match self {
             Self::Jitsi | Self::Videocall => 600,

@@ -1,14 +1,14 @@
 //! `issuer revoke`: close a room, revoke one token, or cut off a room's older tokens, early.
 //!
-//! JWTs cannot be recalled once handed out; what can change is the filter configuration that
-//! judges them. This command edits its `revoked` section (seed 000's "delete a room before it
-//! expires") in the file the proxy loads: a plain JSON configuration, an ECDS DiscoveryResponse
-//! (`deploy/envoy-ecds/roomgate.yaml`, in YAML or JSON), or any YAML file with one `value: |`
-//! block holding the configuration (such as `envoy.yaml`). In YAML everything outside that block
-//! is left byte for byte as it was; JSON is re-printed in schema order. The edited configuration
-//! is compiled by the filter's engine before anything is written, and the new file replaces the
-//! old one by rename, so a watching Envoy (ECDS) never reads a half-written file and never
-//! receives a configuration the filter would refuse.
+//! JWTs cannot be recalled once handed out; what can change is the filter configuration that judges
+//! them. This command edits its `revoked` section (the room-whitelist service's "delete a room
+//! before it expires") in the file the proxy loads: a plain JSON configuration, an ECDS
+//! DiscoveryResponse (`deploy/envoy-ecds/roomgate.yaml`, in YAML or JSON), or any YAML file with
+//! one `value: |` block holding the configuration (such as `envoy.yaml`). In YAML everything
+//! outside that block is left byte for byte as it was; JSON is re-printed in schema order. The
+//! edited configuration is compiled by the filter's engine before anything is written, and the new
+//! file replaces the old one by rename, so a watching Envoy (ECDS) never reads a half-written file
+//! and never receives a configuration the filter would refuse.
 
 use crate::cli::{Cutoff, RevokeArgs};
 use crate::decode::{decode, read_token};

@@ -1,4 +1,5 @@
-//! Room IDs as seed 000 generates them: *simple* (`1234-5678`) and *strong* (`8f4b9-985c6`).
+//! Room IDs as the room-whitelist service generates them: *simple* (`1234-5678`) and *strong*
+//! (`8f4b9-985c6`).
 //!
 //! Both come from the operating system's CSPRNG (`getrandom`). Digits and hex symbols are drawn by
 //! rejection sampling, so every symbol is equally likely; a room name is a bearer of nothing, but
@@ -17,18 +18,18 @@ pub enum Variant {
     Strong,
 }
 
-/// Seed 000's bounds: simple IDs have 1–8 sections.
+/// The room-whitelist service's bounds: simple IDs have 1–8 sections.
 pub const SIMPLE_SECTIONS: std::ops::RangeInclusive<u8> = 1..=8;
 /// Strong IDs have 1–5 sections.
 pub const STRONG_SECTIONS: std::ops::RangeInclusive<u8> = 1..=5;
 /// Strong IDs have 3–8 symbols per section.
 pub const STRONG_SYMBOLS: std::ops::RangeInclusive<u8> = 3..=8;
-/// Seed 000's default number of sections (`generate_*_sections: 2`).
+/// The room-whitelist service's default number of sections (`generate_*_sections: 2`).
 pub const DEFAULT_SECTIONS: u8 = 2;
 /// Symbols per strong section when not given (`8f4b9`).
 pub const DEFAULT_SYMBOLS: u8 = 5;
 
-/// What to generate, checked against seed 000's bounds.
+/// What to generate, checked against the room-whitelist service's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
     variant: Variant,
@@ -147,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn bounds_outside_seed_000_are_refused() {
+    fn bounds_outside_the_room_whitelist_service_are_refused() {
         assert!(Spec::new(Variant::Simple, Some(0), None).is_err());
         assert!(Spec::new(Variant::Simple, Some(9), None).is_err());
         assert!(Spec::new(Variant::Simple, None, Some(5)).is_err());

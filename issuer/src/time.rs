@@ -183,8 +183,8 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
     Ok(seconds)
 }
 
-/// Formats Unix seconds as RFC 3339 UTC with milliseconds, as seed 000's API does:
-/// `2025-10-16T20:30:00.000Z`.
+/// Formats Unix seconds as RFC 3339 UTC with milliseconds, as the room-whitelist service's API
+/// does: `2025-10-16T20:30:00.000Z`.
 pub fn rfc3339(unix: i64) -> String {
     let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);

@@ -98,7 +98,7 @@ fn mint_prints_only_the_token_and_one_newline() {
 }
 
 #[test]
-fn jitsi_tokens_carry_seed_001_claims_and_a_ten_minute_window() {
+fn jitsi_tokens_carry_jitsi_meet_claims_and_a_ten_minute_window() {
     let t0 = now();
     let r = issuer(&[
         "mint",
@@ -199,7 +199,7 @@ fn rooms_that_are_not_one_path_segment_are_refused() {
 // mint: videocall
 
 #[test]
-fn videocall_tokens_carry_seed_003_claims() {
+fn videocall_tokens_carry_videocall_rs_claims() {
     let t0 = now();
     let r = issuer(&[
         "mint",
@@ -259,7 +259,7 @@ fn videocall_url_is_the_lobby_link() {
 // mint: generic
 
 #[test]
-fn generic_tokens_carry_seed_002_claims_and_live_an_hour() {
+fn generic_tokens_carry_multi_layer_scheme_claims_and_live_an_hour() {
     let r = issuer(&[
         "mint",
         "generic",
@@ -315,7 +315,7 @@ fn mint_without_a_room_generates_a_simple_id_and_says_so_on_stderr() {
 }
 
 #[test]
-fn mint_generates_strong_room_ids_within_seed_000_bounds() {
+fn mint_generates_strong_room_ids_within_room_whitelist_bounds() {
     let r = issuer(&[
         "mint",
         "jitsi",
@@ -549,7 +549,7 @@ fn kid_goes_in_the_header_and_jti_in_the_claims() {
 }
 
 #[test]
-fn json_output_has_seed_000_shape_plus_the_token() {
+fn json_output_has_the_room_whitelist_shape_plus_the_token() {
     let r = issuer(&[
         "mint",
         "jitsi",
@@ -710,7 +710,7 @@ fn encoded_secrets_are_decoded_like_the_filter_decodes_them() {
 // room-id, secret, static-token
 
 #[test]
-fn room_id_prints_seed_000_ids() {
+fn room_id_prints_room_whitelist_ids() {
     let id = issuer(&["room-id"]).ok().to_owned();
     assert!(
         id.len() == 9 && id.chars().all(|c| c.is_ascii_digit() || c == '-'),

@@ -153,7 +153,7 @@ fn roomgate_ledger_names_the_ledger_and_an_empty_value_means_none() {
 }
 
 #[test]
-fn rooms_lists_active_rooms_in_seed_000_shape() {
+fn rooms_lists_active_rooms_in_the_room_whitelist_shape() {
     let ledger = ledger_path("ledger-rooms.jsonl");
     mint(&ledger, "standup");
     mint(&ledger, "standup");

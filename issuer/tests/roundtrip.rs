@@ -238,7 +238,7 @@ fn videocall_example_accepts_tokens_signed_with_its_jwt_secret() {
 }
 
 #[test]
-fn seed002_example_takes_generic_tokens_for_rooms_and_admin() {
+fn multi_layer_example_takes_generic_tokens_for_rooms_and_admin() {
     let env = [
         ("JWT_SECRET", SECRET),
         ("JWT_AUDIENCE", "rooms-api"),
@@ -249,7 +249,7 @@ fn seed002_example_takes_generic_tokens_for_rooms_and_admin() {
             "room1:room1-token-0123456789abcdef01234567890",
         ),
     ];
-    let g = gate(&example("seed002.json"), &env);
+    let g = gate(&example("multi-layer.json"), &env);
     let mint = |extra: &[&str]| {
         let mut args = vec![
             "mint",
@@ -285,10 +285,10 @@ fn seed002_example_takes_generic_tokens_for_rooms_and_admin() {
 }
 
 #[test]
-fn seed002_static_tokens_from_issuer_pass_by_digest() {
+fn multi_layer_static_tokens_from_issuer_pass_by_digest() {
     let r = issuer(&["static-token", "--room", "room9", "--json"]);
     let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
-    let mut config: serde_json::Value = serde_json::from_str(&example("seed002.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&example("multi-layer.json")).unwrap();
     config["static_tokens"]["rooms"] = v["config"]["static_tokens"]["rooms"].clone();
     let env = [
         ("JWT_SECRET", SECRET),

@@ -45,16 +45,16 @@ pub fn config(name: &str) -> Result<String, String> {
         }),
         // The multi-layer token scheme with revocations: room1's JWTs are all issued before its
         // cut-off (the year 2100), room2 is closed.
-        "attack-seed002-revoked" => example_with(
-            "seed002",
+        "attack-multi-layer-revoked" => example_with(
+            "multi-layer",
             &[(
                 "revoked",
                 json!({"issued_before": {"room1": 4_102_444_800_i64}, "rooms": ["room2"]}),
             )],
         )?,
         // The multi-layer token scheme for a case-insensitive upstream: literals match ignoring case.
-        "attack-seed002-insensitive" => {
-            example_with("seed002", &[("route_case", json!("insensitive"))])?
+        "attack-multi-layer-insensitive" => {
+            example_with("multi-layer", &[("route_case", json!("insensitive"))])?
         }
         // Jitsi with room tokens up to 32 KiB (wide JOSE headers), and refusing tokens without
         // iat/nbf under its maximum lifetime.
@@ -966,8 +966,8 @@ pub fn cases() -> Vec<Case> {
         ))
         .deny(403, "room_mismatch"),
         case(
-            "a_wildcard_room_token_is_not_a_global_token_in_seed002",
-            "seed002",
+            "a_wildcard_room_token_is_not_a_global_token_in_the_multi_layer_scheme",
+            "multi-layer",
             "/api/rooms/room1/state",
         )
         .bearer()
@@ -1288,7 +1288,7 @@ pub fn cases() -> Vec<Case> {
         .deny(401, "missing_token"),
         case(
             "static_room_tokens_are_case_sensitive",
-            "seed002",
+            "multi-layer",
             "/api/rooms/ROOM1/state",
         )
         .bearer()
@@ -1296,7 +1296,7 @@ pub fn cases() -> Vec<Case> {
         .deny(403, "room_mismatch"),
         case(
             "a_percent_encoded_static_room_is_the_decoded_room",
-            "seed002",
+            "multi-layer",
             "/api/rooms/%72oom1/state",
         )
         .bearer()
@@ -1305,7 +1305,7 @@ pub fn cases() -> Vec<Case> {
         .up("x-roomgate-room", "room1"),
         case(
             "a_dot_dot_out_of_a_static_room_is_400",
-            "seed002",
+            "multi-layer",
             "/api/rooms/room1/../../admin/x",
         )
         .bearer()
@@ -1313,7 +1313,7 @@ pub fn cases() -> Vec<Case> {
         .deny(400, "bad_request"),
         case(
             "an_encoded_dot_dot_toward_admin_is_400",
-            "seed002",
+            "multi-layer",
             "/api/rooms/room1/%2e%2e/%2e%2e/admin/x",
         )
         .bearer()
@@ -1510,7 +1510,7 @@ pub fn cases() -> Vec<Case> {
         .deny(401, "missing_token"),
         case(
             "an_x_auth_token_header_given_twice_is_ambiguous",
-            "seed002",
+            "multi-layer",
             "/api/whoami",
         )
         .header("x-auth-token", "{token}")
@@ -1519,28 +1519,36 @@ pub fn cases() -> Vec<Case> {
         .deny(401, "ambiguous_token"),
         case(
             "a_bearer_and_an_x_auth_token_that_disagree_are_ambiguous",
-            "seed002",
+            "multi-layer",
             "/api/whoami",
         )
         .bearer()
         .header("x-auth-token", "global-token-0123456789abcdef0123456789")
         .raw(ROOM1_TOKEN)
         .deny(401, "ambiguous_token"),
-        case("an_empty_x_auth_token_is_refused", "seed002", "/api/whoami")
-            .header("x-auth-token", "")
-            .deny(401, "invalid_token"),
+        case(
+            "an_empty_x_auth_token_is_refused",
+            "multi-layer",
+            "/api/whoami",
+        )
+        .header("x-auth-token", "")
+        .deny(401, "invalid_token"),
         case(
             "a_static_token_with_a_trailing_character_is_unknown",
-            "seed002",
+            "multi-layer",
             "/api/whoami",
         )
         .bearer()
         .raw(&format!("{ROOM1_TOKEN}x"))
         .deny(401, "invalid_token"),
-        case("a_static_token_prefix_is_unknown", "seed002", "/api/whoami")
-            .bearer()
-            .raw(ROOM1_TOKEN.get(..20).unwrap_or_default())
-            .deny(401, "invalid_token"),
+        case(
+            "a_static_token_prefix_is_unknown",
+            "multi-layer",
+            "/api/whoami",
+        )
+        .bearer()
+        .raw(ROOM1_TOKEN.get(..20).unwrap_or_default())
+        .deny(401, "invalid_token"),
     ]);
 
     // Forwarding: identity headers are ours, and claim values cannot inject headers.
@@ -1640,7 +1648,7 @@ pub fn cases() -> Vec<Case> {
             .up_absent("x-roomgate-subject"),
         case(
             "a_spoofed_admin_header_does_not_open_an_admin_route",
-            "seed002",
+            "multi-layer",
             "/api/admin/stats",
         )
         .header("x-roomgate-admin", "true")
@@ -1732,7 +1740,7 @@ pub fn cases() -> Vec<Case> {
         .up_absent("x-roomgate-moderator"),
         case(
             "the_admin_token_is_stripped_from_an_admin_route",
-            "seed002",
+            "multi-layer",
             "/api/admin/rooms/room1/close",
         )
         .method("POST")
@@ -1742,7 +1750,7 @@ pub fn cases() -> Vec<Case> {
         .up_absent("authorization"),
         case(
             "an_x_auth_token_is_stripped_from_an_authenticated_route",
-            "seed002",
+            "multi-layer",
             "/api/whoami",
         )
         .header("x-auth-token", "{token}")
@@ -1751,7 +1759,7 @@ pub fn cases() -> Vec<Case> {
         .up_absent("x-auth-token"),
         case(
             "a_token_cookie_in_a_second_cookie_header_is_stripped",
-            "seed002",
+            "multi-layer",
             "/api/rooms/room1/state",
         )
         .header("cookie", "lang=de")
@@ -1786,7 +1794,7 @@ fn review() -> Vec<B> {
         // A credential for a room carries its revocations to every route, not only the room's.
         case(
             "an_admin_jwt_issued_before_its_rooms_cut_off_is_revoked_on_admin_routes",
-            "attack-seed002-revoked",
+            "attack-multi-layer-revoked",
             "/api/admin/rooms/room1/close",
         )
         .method("POST")
@@ -1795,7 +1803,7 @@ fn review() -> Vec<B> {
         .deny(401, "token_revoked"),
         case(
             "a_jwt_issued_before_its_rooms_cut_off_is_revoked_on_authenticated_routes",
-            "attack-seed002-revoked",
+            "attack-multi-layer-revoked",
             "/api/whoami",
         )
         .bearer()
@@ -1803,7 +1811,7 @@ fn review() -> Vec<B> {
         .deny(401, "token_revoked"),
         case(
             "a_closed_rooms_static_token_is_refused_on_authenticated_routes",
-            "attack-seed002-revoked",
+            "attack-multi-layer-revoked",
             "/api/whoami",
         )
         .bearer()
@@ -1811,7 +1819,7 @@ fn review() -> Vec<B> {
         .deny(403, "room_closed"),
         case(
             "a_closed_rooms_jwt_is_refused_on_admin_routes",
-            "attack-seed002-revoked",
+            "attack-multi-layer-revoked",
             "/api/admin/stats",
         )
         .bearer()
@@ -1823,7 +1831,7 @@ fn review() -> Vec<B> {
         .deny(403, "room_closed"),
         case(
             "control_another_rooms_jwt_passes_beside_revocations",
-            "attack-seed002-revoked",
+            "attack-multi-layer-revoked",
             "/api/whoami",
         )
         .bearer()
@@ -1887,7 +1895,7 @@ fn review() -> Vec<B> {
         .deny(400, "bad_request"),
         case(
             "a_dot_dot_path_parameter_segment_cannot_switch_rooms",
-            "seed002",
+            "multi-layer",
             "/api/rooms/room1/..;/room2/state",
         )
         .header("x-auth-token", "{token}")
@@ -1901,7 +1909,7 @@ fn review() -> Vec<B> {
         .deny(400, "bad_request"),
         case(
             "a_path_parameter_cannot_dodge_an_admin_prefix",
-            "seed002",
+            "multi-layer",
             "/api/admin;x=1/stats",
         )
         .bearer()
@@ -1917,7 +1925,7 @@ fn review() -> Vec<B> {
         // Route literals in another letter case: refused by default, never left to a looser rule.
         case(
             "an_upper_case_room_route_is_refused_not_left_to_a_looser_rule",
-            "seed002",
+            "multi-layer",
             "/api/ROOMS/room2/state",
         )
         .bearer()
@@ -1925,7 +1933,7 @@ fn review() -> Vec<B> {
         .deny(400, "bad_request"),
         case(
             "a_capitalised_admin_prefix_is_refused",
-            "seed002",
+            "multi-layer",
             "/api/Admin/stats",
         )
         .bearer()
@@ -1939,7 +1947,7 @@ fn review() -> Vec<B> {
         .deny(400, "bad_request"),
         case(
             "case_insensitive_routes_bind_the_room_of_an_upper_case_path",
-            "attack-seed002-insensitive",
+            "attack-multi-layer-insensitive",
             "/API/ROOMS/room2/state",
         )
         .bearer()
@@ -1947,7 +1955,7 @@ fn review() -> Vec<B> {
         .deny(403, "room_mismatch"),
         case(
             "case_insensitive_routes_keep_admin_routes_admin",
-            "attack-seed002-insensitive",
+            "attack-multi-layer-insensitive",
             "/API/Admin/stats",
         )
         .bearer()
@@ -1955,7 +1963,7 @@ fn review() -> Vec<B> {
         .deny(403, "admin_required"),
         case(
             "case_insensitive_routes_admit_the_right_room",
-            "attack-seed002-insensitive",
+            "attack-multi-layer-insensitive",
             "/Api/Rooms/room1/state",
         )
         .bearer()
@@ -1991,7 +1999,7 @@ fn review() -> Vec<B> {
         // The admin static token opens admin routes only.
         case(
             "the_admin_token_does_not_open_authenticated_routes",
-            "seed002",
+            "multi-layer",
             "/api/whoami",
         )
         .bearer()
@@ -1999,7 +2007,7 @@ fn review() -> Vec<B> {
         .deny(403, "forbidden"),
         case(
             "the_admin_token_does_not_open_room_routes",
-            "seed002",
+            "multi-layer",
             "/api/rooms/room1/state",
         )
         .bearer()

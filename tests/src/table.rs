@@ -11,25 +11,25 @@ use serde_json::{Map, Value};
 
 /// Secret for the Jitsi example and the demo (`JWT_APP_SECRET`).
 pub const JITSI_SECRET: &str = "jitsi-test-secret-0123456789abcdefghij";
-/// Secret for the videocall.rs and seed 002 examples (`JWT_SECRET`).
-pub const SHARED_SECRET: &str = "videocall-and-seed002-secret-0123456789";
+/// Secret for the videocall.rs and multi-layer token scheme examples (`JWT_SECRET`).
+pub const SHARED_SECRET: &str = "videocall-and-multi-layer-secret-0123456789";
 /// A key no configuration knows.
 pub const OTHER_SECRET: &str = "some-other-secret-nobody-configured-xyz";
-/// Seed 002 static tokens.
+/// The multi-layer token scheme's global static token.
 pub const GLOBAL_TOKEN: &str = "global-token-0123456789abcdef0123456789";
-/// Seed 002 admin token.
+/// The multi-layer token scheme's admin token.
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789a";
-/// Seed 002 token of room1.
+/// The multi-layer token scheme's token of room1.
 pub const ROOM1_TOKEN: &str = "room1-token-0123456789abcdef01234567890";
-/// Seed 002 token of room2.
+/// The multi-layer token scheme's token of room2.
 pub const ROOM2_TOKEN: &str = "room2-token-0123456789abcdef01234567890";
 
 /// The environment a configuration is compiled with, as an operator would pass it through
 /// `vm_config.environment_variables`: each deployment passes only its own variables.
 pub fn env(config: &str) -> Vec<(&'static str, String)> {
-    // The attack corpus's variants of an example (`attack-seed002-…`, `attack-jitsi-…`) run with
-    // that example's environment.
-    let config = ["jitsi", "seed002"]
+    // The attack corpus's variants of an example (`attack-multi-layer-…`, `attack-jitsi-…`) run
+    // with that example's environment.
+    let config = ["jitsi", "multi-layer"]
         .into_iter()
         .find(|base| config.starts_with(&format!("attack-{base}-")))
         .unwrap_or(config);
@@ -40,7 +40,7 @@ pub fn env(config: &str) -> Vec<(&'static str, String)> {
             ("JWT_ACCEPTED_AUDIENCES", "jitsi".into()),
         ],
         "demo" => vec![("JWT_APP_SECRET", JITSI_SECRET.into())],
-        "seed002" => vec![
+        "multi-layer" => vec![
             ("JWT_SECRET", SHARED_SECRET.into()),
             ("JWT_AUDIENCE", "rooms-api".into()),
             ("AUTH_TOKEN", GLOBAL_TOKEN.into()),
@@ -63,7 +63,7 @@ pub fn config(name: &str) -> Result<String, String> {
             .map_err(|e| format!("{file}: {e}"))
     };
     match name {
-        "videocall" | "seed002" => read(&format!("{name}.json")),
+        "videocall" | "multi-layer" => read(&format!("{name}.json")),
         "jitsi-as-shipped" => read("jitsi.json"),
         // examples/jitsi.json runs in front of Prosody, which checks the token again, so it
         // forwards the token (strip_token: false; jitsi_client_paths tests it as shipped). The
@@ -628,51 +628,51 @@ pub fn cases() -> Vec<Case> {
              "/lobby/alice@example.com/standup-2024?token={token}")
             .jwt(v.clone()).deny(410, "gone"),
         case("health_is_public", "videocall", "/health").allow(),
-        // seed 002: static tokens, JWTs, admin routes.
-        case("the_global_token_opens_any_room", "seed002", "/api/rooms/room9/state")
+        // The multi-layer token scheme: static tokens, JWTs, admin routes.
+        case("the_global_token_opens_any_room", "multi-layer", "/api/rooms/room9/state")
             .bearer().raw(GLOBAL_TOKEN).allow().up("x-roomgate-room", "room9").up("x-roomgate-auth", "static"),
-        case("a_room_token_opens_its_room", "seed002", "/api/rooms/room1/state")
+        case("a_room_token_opens_its_room", "multi-layer", "/api/rooms/room1/state")
             .header("x-auth-token", "{token}").raw(ROOM1_TOKEN).allow()
             .up("x-roomgate-room", "room1").up_absent("x-auth-token"),
-        case("a_room_token_cannot_open_another_room", "seed002", "/api/rooms/room2/state")
+        case("a_room_token_cannot_open_another_room", "multi-layer", "/api/rooms/room2/state")
             .header("x-auth-token", "{token}").raw(ROOM1_TOKEN).deny(403, "room_mismatch"),
-        case("static_rooms_are_case_sensitive_by_default", "seed002", "/api/rooms/Room1/state")
+        case("static_rooms_are_case_sensitive_by_default", "multi-layer", "/api/rooms/Room1/state")
             .bearer().raw(ROOM1_TOKEN).deny(403, "room_mismatch"),
-        case("an_unknown_static_token_is_401", "seed002", "/api/rooms/room1/state")
+        case("an_unknown_static_token_is_401", "multi-layer", "/api/rooms/room1/state")
             .bearer().raw("not-a-configured-token-0123456789abcdef").deny(401, "invalid_token"),
-        case("the_admin_token_opens_admin_routes", "seed002", "/api/admin/rooms/room1/close")
+        case("the_admin_token_opens_admin_routes", "multi-layer", "/api/admin/rooms/room1/close")
             .method("POST").bearer().raw(ADMIN_TOKEN).allow().up("x-roomgate-admin", "true"),
-        case("the_global_token_is_not_an_admin", "seed002", "/api/admin/rooms/room1/close")
+        case("the_global_token_is_not_an_admin", "multi-layer", "/api/admin/rooms/room1/close")
             .method("POST").bearer().raw(GLOBAL_TOKEN).deny(403, "admin_required"),
-        case("a_jwt_with_the_admin_role_opens_admin_routes", "seed002", "/api/admin/stats")
+        case("a_jwt_with_the_admin_role_opens_admin_routes", "multi-layer", "/api/admin/stats")
             .bearer().jwt(with(api_claims(), "role", json!("admin"))).allow().up("x-roomgate-admin", "true"),
-        case("a_jwt_with_the_admin_flag_opens_admin_routes", "seed002", "/api/admin/stats")
+        case("a_jwt_with_the_admin_flag_opens_admin_routes", "multi-layer", "/api/admin/stats")
             .bearer().jwt(with(api_claims(), "admin", json!(true))).allow(),
-        case("a_user_jwt_is_not_an_admin", "seed002", "/api/admin/stats")
+        case("a_user_jwt_is_not_an_admin", "multi-layer", "/api/admin/stats")
             .bearer().jwt(api_claims()).deny(403, "admin_required"),
-        case("a_jwt_opens_its_room", "seed002", "/api/rooms/room1/state")
+        case("a_jwt_opens_its_room", "multi-layer", "/api/rooms/room1/state")
             .bearer().jwt(api_claims()).allow().up("x-roomgate-subject", "user123"),
-        case("a_jwt_for_room1_cannot_open_room2", "seed002", "/api/rooms/room2/state")
+        case("a_jwt_for_room1_cannot_open_room2", "multi-layer", "/api/rooms/room2/state")
             .bearer().jwt(api_claims()).deny(403, "room_mismatch"),
-        case("an_unscoped_jwt_opens_any_room_where_allowed", "seed002", "/api/rooms/room7/state")
+        case("an_unscoped_jwt_opens_any_room_where_allowed", "multi-layer", "/api/rooms/room7/state")
             .bearer().jwt(with(api_claims(), "room", Value::Null)).allow(),
-        case("a_jwt_without_the_required_audience_is_401", "seed002", "/api/rooms/room1/state")
+        case("a_jwt_without_the_required_audience_is_401", "multi-layer", "/api/rooms/room1/state")
             .bearer().jwt(with(api_claims(), "aud", Value::Null)).deny(401, "invalid_token"),
-        case("any_valid_token_opens_an_authenticated_route", "seed002", "/api/whoami")
+        case("any_valid_token_opens_an_authenticated_route", "multi-layer", "/api/whoami")
             .header("x-auth-token", "{token}").raw(ROOM2_TOKEN).allow().up("x-roomgate-room", "room2"),
-        case("a_cookie_token_is_stripped_and_other_cookies_kept", "seed002", "/api/rooms/room1/state")
+        case("a_cookie_token_is_stripped_and_other_cookies_kept", "multi-layer", "/api/rooms/room1/state")
             .header("cookie", "lang=de; room_token={token}; theme=dark").raw(ROOM1_TOKEN).allow()
             .up("cookie", "lang=de; theme=dark"),
-        case("the_bearer_scheme_is_case_insensitive", "seed002", "/api/whoami")
+        case("the_bearer_scheme_is_case_insensitive", "multi-layer", "/api/whoami")
             .header("authorization", "bearer {token}").raw(GLOBAL_TOKEN).allow(),
-        case("basic_auth_is_not_a_token", "seed002", "/api/whoami")
+        case("basic_auth_is_not_a_token", "multi-layer", "/api/whoami")
             .header("authorization", "Basic dXNlcjpwYXNz").deny(401, "missing_token"),
-        case("an_empty_bearer_is_401", "seed002", "/api/whoami")
+        case("an_empty_bearer_is_401", "multi-layer", "/api/whoami")
             .header("authorization", "Bearer ").deny(401, "invalid_token"),
-        case("a_cookie_and_a_header_that_disagree_are_401", "seed002", "/api/whoami")
+        case("a_cookie_and_a_header_that_disagree_are_401", "multi-layer", "/api/whoami")
             .header("cookie", &format!("room_token={ROOM2_TOKEN}")).header("x-auth-token", "{token}")
             .raw(ROOM1_TOKEN).deny(401, "ambiguous_token"),
-        case("a_path_no_rule_matches_is_403", "seed002", "/internal/metrics")
+        case("a_path_no_rule_matches_is_403", "multi-layer", "/internal/metrics")
             .bearer().raw(GLOBAL_TOKEN).deny(403, "forbidden"),
         // report mode: nothing blocked, everything marked.
         case("report_mode_forwards_a_denied_request_marked", "videocall-report", "/lobby")

@@ -259,10 +259,11 @@ fn videocall_tokens_and_lobby_links_open_the_room_they_name() {
 
 #[test]
 fn generic_tokens_open_their_room_and_admin_tokens_the_admin_api() {
-    let env = table::env("seed002");
+    let env = table::env("multi-layer");
     let upstream = EchoUpstream::start(0).unwrap();
-    let envoy = envoy(&upstream, &table::config("seed002").unwrap(), &env);
-    // seed 002 names its audience variable JWT_AUDIENCE, which issuer does not read: --aud.
+    let envoy = envoy(&upstream, &table::config("multi-layer").unwrap(), &env);
+    // The multi-layer token scheme names its audience variable JWT_AUDIENCE, which issuer does
+    // not read: --aud.
     let mint_for = |aud: &str, extra: &[&str]| {
         let mut args = vec![
             "mint",
@@ -300,7 +301,7 @@ fn generic_tokens_open_their_room_and_admin_tokens_the_admin_api() {
     );
     assert!(seen.header("x-auth-token").is_none(), "stripped");
 
-    // A generated strong room ID, seed 000's JSON answer.
+    // A generated strong room ID, the room-whitelist service's JSON answer.
     let out: Value = serde_json::from_str(&mint(&["--room-id", "strong", "--json"])).unwrap();
     let room = out["room_id"].as_str().unwrap();
     let token = out["token"].as_str().unwrap();
@@ -337,9 +338,9 @@ fn generic_tokens_open_their_room_and_admin_tokens_the_admin_api() {
 
 #[test]
 fn generic_links_work_with_the_config_issuer_prints() {
-    // examples/seed002.json reads no query parameter (seed 002 sent tokens in headers and
-    // cookies), so the generic link (BASE/ROOM?token=) is checked against `issuer config generic`,
-    // whose token sources include it.
+    // examples/multi-layer.json reads no query parameter (the multi-layer token scheme sent tokens
+    // in headers and cookies), so the generic link (BASE/ROOM?token=) is checked against `issuer
+    // config generic`, whose token sources include it.
     let env = vec![("JWT_SECRET", table::SHARED_SECRET.to_owned())];
     let plugin = product(
         &[
@@ -403,7 +404,7 @@ fn static_tokens_work_through_their_printed_digests() {
     let admin_json: Value = serde_json::from_str(&out).unwrap();
     let admin = admin_json["token"].as_str().unwrap().to_owned();
 
-    let mut plugin: Value = serde_json::from_str(&table::config("seed002").unwrap()).unwrap();
+    let mut plugin: Value = serde_json::from_str(&table::config("multi-layer").unwrap()).unwrap();
     plugin["static_tokens"] = json!({
         "rooms": {"room1": {"sha256": room1_digest}},
         "global": {"sha256": global_digest},

@@ -65,7 +65,7 @@ fn paths() -> Result<Vec<Path>, Error> {
         },
         Path {
             name: "static token allowed",
-            config: "seed002",
+            config: "multi-layer",
             target: "/api/rooms/room9/state".into(),
             second: None,
             headers: vec![("authorization", format!("Bearer {GLOBAL_TOKEN}"))],
@@ -158,7 +158,7 @@ pub fn fuel_report_with(base: &Harness) -> Result<Vec<FuelRow>, Error> {
 /// Fuel to start a VM and load each example configuration (`_initialize` to `on_configure`).
 pub fn configure_fuel(base: &Harness) -> Result<Vec<(&'static str, u64)>, Error> {
     let mut rows = Vec::new();
-    for name in ["jitsi", "videocall", "seed002", "demo"] {
+    for name in ["jitsi", "videocall", "multi-layer", "demo"] {
         let config = table::config(name).map_err(Error::Host)?;
         let vm = base
             .clone()

@@ -83,9 +83,9 @@ fn header_names_keep_the_clients_spelling_in_strict_mode_and_the_filter_still_fi
     let mut vm = Harness::load()
         .unwrap()
         .strict()
-        .envs(table::env("seed002"))
+        .envs(table::env("multi-layer"))
         .at(NOW)
-        .configure(&table::config("seed002").unwrap())
+        .configure(&table::config("multi-layer").unwrap())
         .unwrap();
     let ex = vm
         .get("/api/rooms/room9/state")
