@@ -53,7 +53,9 @@ fn paths() -> Result<Vec<Path>, Error> {
     let good = sign_jwt(&jitsi_claims("standup"), JITSI_SECRET)?;
     let forged = sign_jwt(&jitsi_claims("standup"), OTHER_SECRET)?;
     let mut fresh = jitsi_claims("standup");
-    fresh["context"]["user"]["name"] = json!("Bob");
+    if let Some(user) = fresh.pointer_mut("/context/user/name") {
+        *user = json!("Bob");
+    }
     Ok(vec![
         Path {
             name: "public route",
