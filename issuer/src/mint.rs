@@ -275,6 +275,29 @@ pub fn run(a: &MintArgs, now: i64) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| first_of(&env, "JWT_ACCEPTED_AUDIENCES")),
     };
+    // With the accepted lists set, a value outside them makes a token Prosody (and the filter)
+    // refuse: refused here instead of minted.
+    if profile != Profile::Videocall {
+        for (value, var, flag) in [
+            (&iss, "JWT_ACCEPTED_ISSUERS", "--iss"),
+            (&aud, "JWT_ACCEPTED_AUDIENCES", "--aud"),
+        ] {
+            if let (Some(value), Some(list)) = (value, env(var)) {
+                let accepted: Vec<&str> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if !accepted.is_empty() && !accepted.iter().any(|x| *x == "*" || x == value) {
+                    bail!(
+                        "{flag} {value:?} is not in {var} ({}): Jitsi's Prosody and the filter \
+                         would refuse the token",
+                        accepted.join(", ")
+                    );
+                }
+            }
+        }
+    }
     let ledger_path = ledger::path(a.ledger.as_deref(), &env);
     // A ledgered token gets a jti, so that it can be revoked alone.
     let jti = match (a.jti.as_deref(), &ledger_path) {

@@ -69,6 +69,30 @@ pub fn issuer_bin() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// Runs the built `issuer` with `args`, the environment cleared of the secret variables a
+/// profile may read and then set to `env`: its trimmed stdout, or its stderr if it failed.
+pub fn issuer_output(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+    let mut cmd = std::process::Command::new(issuer_bin()?);
+    cmd.args(args);
+    for name in [
+        "JWT_APP_SECRET",
+        "JWT_SECRET",
+        "JWT_ACCEPTED_ISSUERS",
+        "JWT_ACCEPTED_AUDIENCES",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run issuer: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// Runs `cargo build <args>` in the repository (a test-only build, in its own target dir so the
 /// default build is untouched) and copies `built` to `dest` (both relative to the repository root);
 /// returns `dest`, absolute.

@@ -461,7 +461,65 @@ fn rows(now: i64) -> Vec<Row> {
             "standup",
             "acme",
         ),
+        // What `issuer mint jitsi` prints, as an operator runs it beside docker-jitsi-meet.
+        row("issuer_minted", minted("standup", &[]), "standup"),
+        row(
+            "issuer_minted_a_room_with_a_space",
+            minted("Daily Standup", &[]),
+            "Daily%20Standup",
+        ),
+        row(
+            "issuer_minted_a_non_ascii_room",
+            minted("München", &[]),
+            "M%C3%BCnchen",
+        ),
+        row(
+            "issuer_minted_for_the_xmpp_domain",
+            minted("standup", &["--sub", XMPP_DOMAIN]),
+            "standup",
+        ),
+        at(
+            "issuer_minted_for_a_tenant",
+            minted("standup", &["--sub", "acme"]),
+            "standup",
+            "acme",
+        ),
     ]
+}
+
+/// A token Prosody refuses is one `issuer` refuses to mint: an issuer or audience outside the
+/// accepted lists docker-jitsi-meet sets.
+#[test]
+fn issuer_refuses_to_mint_what_prosody_refuses() {
+    for extra in [&["--iss", "someone-else"][..], &["--aud", "other"]] {
+        let mut args = vec!["mint", "jitsi", "standup"];
+        args.extend_from_slice(extra);
+        let refused = roomgate_tests::support::issuer_output(
+            &args,
+            &[
+                ("JWT_APP_SECRET", JITSI_SECRET),
+                ("JWT_ACCEPTED_ISSUERS", APP_ID),
+                ("JWT_ACCEPTED_AUDIENCES", "jitsi"),
+            ],
+        );
+        let why = refused.expect_err("issuer minted a token Prosody refuses");
+        assert!(why.contains("would refuse"), "{why}");
+    }
+}
+
+/// The token `issuer mint jitsi ROOM EXTRA…` prints with docker-jitsi-meet's settings
+/// (`JWT_APP_SECRET`, the app id as accepted issuer).
+fn minted(room: &str, extra: &[&str]) -> String {
+    let mut args = vec!["mint", "jitsi", room];
+    args.extend_from_slice(extra);
+    roomgate_tests::support::issuer_output(
+        &args,
+        &[
+            ("JWT_APP_SECRET", JITSI_SECRET),
+            ("JWT_ACCEPTED_ISSUERS", APP_ID),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("issuer mint jitsi {room}: {e}"))
 }
 
 /// Where roomgate decides differently on purpose, and why (README lists the same rows).

@@ -201,18 +201,9 @@ const ISSUER_REFUSES: &[(&str, &str, &[&str], &str)] = &[
 /// `issuer mint videocall ROOM --email alice@example.com EXTRA…`: its stdout, or its stderr if it
 /// failed.
 fn mint(room: &str, extra: &[&str]) -> Result<String, String> {
-    let out = std::process::Command::new(roomgate_tests::support::issuer_bin().unwrap())
-        .args(["mint", "videocall", room, "--email", "alice@example.com"])
-        .args(extra)
-        .env("JWT_SECRET", SHARED_SECRET)
-        .env_remove("JWT_APP_SECRET")
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8(out.stdout).unwrap().trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    let mut args = vec!["mint", "videocall", room, "--email", "alice@example.com"];
+    args.extend_from_slice(extra);
+    roomgate_tests::support::issuer_output(&args, &[("JWT_SECRET", SHARED_SECRET)])
 }
 
 /// The token in what issuer printed: the bare token, a `…/lobby?token=` link, or `--json`.
