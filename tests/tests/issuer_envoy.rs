@@ -178,8 +178,20 @@ fn jitsi_tokens_and_links_open_their_room_and_no_other() {
     );
     allowed(&get(&envoy, &target, &[]), "daily%20standup");
 
-    // An issuer the filter does not accept is refused there too.
-    let foreign = product(&["mint", "jitsi", "standup", "--iss", "elsewhere"], &env);
+    // issuer refuses to mint for an issuer outside JWT_ACCEPTED_ISSUERS (Prosody would refuse
+    // it); minted where that list is not known, the filter refuses it.
+    let (code, _, err) = issuer(&["mint", "jitsi", "standup", "--iss", "elsewhere"], &env);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("JWT_ACCEPTED_ISSUERS"), "{err}");
+    let unlisted: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(k, _)| *k != "JWT_ACCEPTED_ISSUERS")
+        .cloned()
+        .collect();
+    let foreign = product(
+        &["mint", "jitsi", "standup", "--iss", "elsewhere"],
+        &unlisted,
+    );
     denied(&bearer(&envoy, "/standup", &foreign), 401, "invalid_token");
 }
 
