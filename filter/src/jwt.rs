@@ -899,6 +899,21 @@ mod tests {
             assert!(p.verify(&t, NOW).is_ok());
             assert!(p.cache.len() <= 3);
         }
+        // Full: an expired token makes room first, the live ones stay remembered.
+        let p = remembering(2);
+        let short = token(json!({"exp": NOW + 5, "n": "short"}));
+        let long = token(json!({"exp": NOW + 600, "n": "long"}));
+        assert!(p.verify(&short, NOW).is_ok() && p.verify(&long, NOW).is_ok());
+        let third = token(json!({"exp": NOW + 600, "n": "third"}));
+        assert!(p.verify(&third, NOW + 10).is_ok());
+        let held = p.cache.entries.lock().map(|e| {
+            (
+                e.contains_key(short.as_str()),
+                e.contains_key(long.as_str()),
+                e.len(),
+            )
+        });
+        assert_eq!(held.ok(), Some((false, true, 2)));
         let off = remembering(0);
         assert!(off.verify(&token(json!({"exp": NOW + 60})), NOW).is_ok());
         assert!(off.cache.is_empty());

@@ -178,46 +178,36 @@ impl Nginx {
         server_directives: &[&str],
     ) -> Result<Nginx, String> {
         let dir = run_dir()?;
-        Self::start_in(
-            dir.clone(),
-            binary,
-            upstream_port,
-            filter_config,
-            env,
-            error_log_level,
-            server_directives,
-        )
-        .inspect_err(|_| {
+        let started = Self::start_in(dir.clone(), binary, |dir, port| {
+            render(
+                &shipped_config()?,
+                &Setup {
+                    dir,
+                    port,
+                    upstream_port,
+                    wasm: &crate::envoy::default_wasm(),
+                    filter_config,
+                    env,
+                    error_log_level,
+                    server_directives,
+                },
+            )
+        });
+        started.inspect_err(|_| {
             let _ = fs::remove_dir_all(&dir);
         })
     }
 
+    /// Runs `binary` in `dir` on the configuration `conf(dir, port)` renders for a free port.
     fn start_in(
         dir: PathBuf,
         binary: &Path,
-        upstream_port: u16,
-        filter_config: &str,
-        env: &[(&str, String)],
-        error_log_level: Option<&str>,
-        server_directives: &[&str],
+        conf: impl FnOnce(&Path, u16) -> Result<String, String>,
     ) -> Result<Nginx, String> {
         // nginx opens `logs/…` under its prefix for anything the example leaves at the default.
         fs::create_dir(dir.join("logs")).map_err(|e| e.to_string())?;
         let port = free_port()?;
-        let wasm = crate::envoy::default_wasm();
-        let conf = render(
-            &shipped_config()?,
-            &Setup {
-                dir: &dir,
-                port,
-                upstream_port,
-                wasm: &wasm,
-                filter_config,
-                env,
-                error_log_level,
-                server_directives,
-            },
-        )?;
+        let conf = conf(&dir, port)?;
         let conf_path = dir.join("nginx.conf");
         fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
         let stderr = fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
