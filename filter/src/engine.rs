@@ -12,6 +12,7 @@ use crate::path::{Case, PathMatch, Target};
 use crate::sources::{self, same_header, spellings, Source};
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// What a route needs.
@@ -171,11 +172,15 @@ fn pairs<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> Vec<(&str, &str)> 
 
 /// A change to the request before it is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edit {
+pub enum Edit<'g> {
     /// Set (replace) a header; `:path` rewrites the request target.
-    Set(String, String),
+    Set(Cow<'g, str>, Cow<'g, str>),
+    /// Add a header the request does not carry at this point (every client-sent spelling of it
+    /// was removed by an earlier edit, and no earlier edit set it): a host may append it without
+    /// looking for a value to replace. Never empty.
+    Add(Cow<'g, str>, Cow<'g, str>),
     /// Remove every value of a header.
-    Remove(String),
+    Remove(Cow<'g, str>),
 }
 
 /// A local response sent instead of forwarding.
@@ -189,15 +194,16 @@ pub struct Response {
     pub body: String,
 }
 
-/// The outcome of [`Gate::decide`].
+/// The outcome of [`Gate::decide`]. It borrows what it can from the gate (header names, canned
+/// responses), so a decision copies little.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Verdict<'g> {
     /// Why the request was (or, in report mode, would have been) denied.
     pub denial: Option<Denial>,
     /// Send this and stop; `None` means forward with `edits`.
-    pub response: Option<Response>,
+    pub response: Option<Cow<'g, Response>>,
     /// Header changes to apply, in order, when forwarding.
-    pub edits: Vec<Edit>,
+    pub edits: Vec<Edit<'g>>,
     /// The kind of route that matched.
     pub kind: RouteKind,
     /// The index of the rule that matched; `None` for the default.
@@ -221,18 +227,15 @@ enum RoomGrant {
 struct Credential {
     room: RoomGrant,
     admin: bool,
+    /// The verified JWT: the identity forwarded is read from its claims. `None`: a static token.
     jwt: Option<Verified>,
-    subject: Option<String>,
-    name: Option<String>,
-    moderator: Option<bool>,
-    observer: Option<bool>,
 }
 
 /// What the checks produced for an allowed request.
-struct Grant {
+struct Grant<'g> {
     credential: Option<Credential>,
     room: Option<String>,
-    strip: Vec<Edit>,
+    strip: Vec<Edit<'g>>,
 }
 
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
@@ -247,13 +250,18 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// name once percent-decoded (as the gate reads paths and queries), so `/München`,
 /// `/M%C3%BCNCHEN` and `?room=m%c3%bcnchen` all name `m%c3%bcnchen`.
 pub fn jitsi_room_name(room: &str) -> String {
+    jitsi_name(Cow::Borrowed(room)).into_owned()
+}
+
+/// [`jitsi_room_name`], keeping `room` when it is already such a name.
+fn jitsi_name(room: Cow<'_, str>) -> Cow<'_, str> {
     use unicode_normalization::UnicodeNormalization as _;
     // ASCII is its own NFKC form: only other text takes the normalisation tables.
     if room
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!~*'()".contains(&b))
     {
-        return room.to_owned();
+        return room;
     }
     let normal: String = room.nfkc().collect::<String>().to_lowercase();
     let mut out = String::with_capacity(normal.len());
@@ -264,7 +272,7 @@ pub fn jitsi_room_name(room: &str) -> String {
             out.push_str(&format!("%{b:02x}"));
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Whether `room` is a name [`jitsi_room_name`] can produce: lower-case unreserved characters and
@@ -297,13 +305,18 @@ fn is_jitsi_name(room: &str) -> bool {
 /// (`,` `;` `"` `\`) and a space at either end (which parsers trim), so `r1,r2` or `alice, admin`
 /// arrive as one value.
 pub fn header_safe(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
     let last = value.len().saturating_sub(1);
-    for (i, b) in value.bytes().enumerate() {
-        let plain = (0x20..=0x7e).contains(&b)
+    let plain = |i: usize, b: u8| {
+        (0x20..=0x7e).contains(&b)
             && !matches!(b, b'%' | b',' | b';' | b'"' | b'\\')
-            && !(b == b' ' && (i == 0 || i == last));
-        if plain {
+            && !(b == b' ' && (i == 0 || i == last))
+    };
+    if value.bytes().enumerate().all(|(i, b)| plain(i, b)) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for (i, b) in value.bytes().enumerate() {
+        if plain(i, b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -312,11 +325,33 @@ pub fn header_safe(value: &str) -> String {
     out
 }
 
-fn first_string(jwt: &Verified, paths: &[ClaimPath]) -> Option<String> {
+fn first_string<'v>(jwt: &'v Verified, paths: &[ClaimPath]) -> Option<&'v str> {
     paths
         .iter()
         .find_map(|p| jwt.claim(p).and_then(Value::as_str))
-        .map(str::to_owned)
+}
+
+fn flag(on: bool) -> Cow<'static, str> {
+    Cow::Borrowed(if on { "true" } else { "false" })
+}
+
+/// Adds the gate's own header `name`: appended where nothing in the request can hold it any more
+/// (client-sent spellings are removed first), replaced where an earlier edit set it (a token
+/// source or `Referer` the configuration also names as an identity header). Empty values are not
+/// forwarded.
+fn add_header<'g>(edits: &mut Vec<Edit<'g>>, name: &'g str, value: Cow<'g, str>) {
+    if value.is_empty() {
+        return;
+    }
+    let set_before = edits
+        .iter()
+        .any(|e| matches!(e, Edit::Set(n, _) if n == name));
+    let name = Cow::Borrowed(name);
+    edits.push(if set_before {
+        Edit::Set(name, value)
+    } else {
+        Edit::Add(name, value)
+    });
 }
 
 fn first_flag(jwt: &Verified, paths: &[ClaimPath]) -> Option<bool> {
@@ -348,8 +383,9 @@ impl Gate {
 
     /// A verdict that forwards nothing of the client's identity headers, nor a token in its
     /// `Referer`, before any check.
-    fn blank_verdict(&self, headers: &[(&str, &str)]) -> Verdict {
-        let mut edits = self.remove_spoofed(headers);
+    fn blank_verdict(&self, headers: &[(&str, &str)]) -> Verdict<'_> {
+        let mut edits = Vec::with_capacity(8);
+        self.remove_spoofed(headers, &mut edits);
         if self.strip_token {
             self.clean_referer(headers, &mut edits);
         }
@@ -371,12 +407,12 @@ impl Gate {
         path: &str,
         headers: &[(N, V)],
         now: i64,
-    ) -> Verdict {
+    ) -> Verdict<'_> {
         self.decide_pairs(path, &pairs(headers), now)
     }
 
     /// [`Gate::decide`] on headers already borrowed as text (what the hosts hand over).
-    pub fn decide_pairs(&self, path: &str, headers: &[(&str, &str)], now: i64) -> Verdict {
+    pub fn decide_pairs(&self, path: &str, headers: &[(&str, &str)], now: i64) -> Verdict<'_> {
         let mut verdict = self.blank_verdict(headers);
         match self.check(path, headers, now, &mut verdict) {
             Ok(grant) => {
@@ -386,9 +422,11 @@ impl Gate {
                 }
                 verdict.room = grant.room;
                 if self.mode == Mode::Report {
-                    verdict
-                        .edits
-                        .push(Edit::Set(self.forward.report.clone(), "allow".into()));
+                    add_header(
+                        &mut verdict.edits,
+                        &self.forward.report,
+                        Cow::Borrowed("allow"),
+                    );
                 }
             }
             Err(denial) => self.deny(&mut verdict, denial),
@@ -403,42 +441,45 @@ impl Gate {
         &self,
         denial: Denial,
         headers: &[(N, V)],
-    ) -> Verdict {
+    ) -> Verdict<'_> {
         let mut verdict = self.blank_verdict(&pairs(headers));
         self.deny(&mut verdict, denial);
         verdict
     }
 
-    fn deny(&self, verdict: &mut Verdict, denial: Denial) {
+    fn deny<'g>(&'g self, verdict: &mut Verdict<'g>, denial: Denial) {
         verdict.denial = Some(denial);
         match self.mode {
             Mode::Enforce => verdict.response = Some(self.respond(denial, verdict.route)),
-            Mode::Report => verdict.edits.push(Edit::Set(
-                self.forward.report.clone(),
-                format!(
+            Mode::Report => add_header(
+                &mut verdict.edits,
+                &self.forward.report,
+                Cow::Owned(format!(
                     "deny; status={}; reason={}",
                     denial.status(),
                     denial.reason()
-                ),
-            )),
+                )),
+            ),
         }
     }
 
     /// The local response for a denial (also used by the host glue for internal errors).
-    pub fn respond(&self, denial: Denial, route: Option<usize>) -> Response {
+    pub fn respond(&self, denial: Denial, route: Option<usize>) -> Cow<'_, Response> {
         let custom = route
             .and_then(|i| self.routes.get(i))
             .and_then(|r| r.message.as_deref())
             .filter(|_| matches!(denial, Denial::Gone | Denial::Forbidden));
         if let Some(message) = custom {
-            return response_for(denial, message);
+            return Cow::Owned(response_for(denial, message));
         }
         Denial::ALL
             .iter()
             .position(|d| *d == denial)
             .and_then(|i| self.canned.get(i))
-            .cloned()
-            .unwrap_or_else(|| response_for(denial, denial.message()))
+            .map_or_else(
+                || Cow::Owned(response_for(denial, denial.message())),
+                Cow::Borrowed,
+            )
     }
 
     fn identity_headers(&self) -> [&str; 8] {
@@ -457,26 +498,24 @@ impl Gate {
 
     /// Removes every client-sent identity header under every spelling an upstream reads as it
     /// (`X-Roomgate-Admin`, `x_roomgate_admin`: see [`same_header`]).
-    fn remove_spoofed(&self, headers: &[(&str, &str)]) -> Vec<Edit> {
+    fn remove_spoofed(&self, headers: &[(&str, &str)], edits: &mut Vec<Edit<'_>>) {
         let ids = self.identity_headers();
-        let mut edits: Vec<Edit> = Vec::new();
         for (sent, _) in headers {
             if ids.iter().any(|id| same_header(sent, id))
                 && !edits
                     .iter()
                     .any(|e| matches!(e, Edit::Remove(n) if n == sent))
             {
-                edits.push(Edit::Remove((*sent).to_owned()));
+                edits.push(Edit::Remove(Cow::Owned((*sent).to_owned())));
             }
         }
-        edits
     }
 
     /// A page opened with `?jwt=T` makes the browser send `Referer: …?jwt=T` with every request
     /// that page makes, public assets included: the token's query parameters are taken out of the
     /// `Referer` too (split on `&` and `;`, as some servers split). Several `Referer` headers holding
     /// a token are all removed.
-    fn clean_referer(&self, headers: &[(&str, &str)], edits: &mut Vec<Edit>) {
+    fn clean_referer(&self, headers: &[(&str, &str)], edits: &mut Vec<Edit<'_>>) {
         let params: Vec<&str> = self
             .sources
             .iter()
@@ -499,14 +538,21 @@ impl Gate {
             return;
         }
         for name in spellings(headers, "referer") {
-            edits.push(Edit::Remove(name.to_owned()));
+            edits.push(Edit::Remove(Cow::Owned(name.to_owned())));
         }
         if let [one] = cleaned.as_slice() {
-            edits.push(Edit::Set("referer".into(), one.clone()));
+            edits.push(Edit::Set("referer".into(), Cow::Owned(one.clone())));
         }
     }
 
-    fn forward_identity(&self, cred: &Credential, room: Option<&str>, edits: &mut Vec<Edit>) {
+    /// The identity headers of an allowed request. A claim whose value is empty forwards no
+    /// header (a header cannot carry an empty value through every proxy alike).
+    fn forward_identity<'g>(
+        &'g self,
+        cred: &Credential,
+        room: Option<&str>,
+        edits: &mut Vec<Edit<'g>>,
+    ) {
         let f = &self.forward;
         if let Some(room) = room {
             // A Jitsi MUC name is already one safe value (unreserved characters and `%xx`).
@@ -515,23 +561,36 @@ impl Gate {
             } else {
                 header_safe(room)
             };
-            edits.push(Edit::Set(f.room.clone(), value));
+            add_header(edits, &f.room, Cow::Owned(value));
         }
-        if let Some(sub) = &cred.subject {
-            edits.push(Edit::Set(f.subject.clone(), header_safe(sub)));
+        if let Some(jwt) = &cred.jwt {
+            let ids = &self.identities;
+            if let Some(sub) = first_string(jwt, &ids.subject) {
+                add_header(edits, &f.subject, Cow::Owned(header_safe(sub)));
+            }
+            if let Some(name) = first_string(jwt, &ids.name) {
+                add_header(edits, &f.name, Cow::Owned(header_safe(name)));
+            }
+            if let Some(m) = first_flag(jwt, &ids.moderator) {
+                add_header(edits, &f.moderator, flag(m));
+            }
+            if let Some(o) = first_flag(jwt, &ids.observer) {
+                add_header(edits, &f.observer, flag(o));
+            }
         }
-        if let Some(name) = &cred.name {
-            edits.push(Edit::Set(f.name.clone(), header_safe(name)));
-        }
-        if let Some(m) = cred.moderator {
-            edits.push(Edit::Set(f.moderator.clone(), m.to_string()));
-        }
-        if let Some(o) = cred.observer {
-            edits.push(Edit::Set(f.observer.clone(), o.to_string()));
-        }
-        edits.push(Edit::Set(f.admin.clone(), cred.admin.to_string()));
+        add_header(edits, &f.admin, flag(cred.admin));
         let how = if cred.jwt.is_some() { "jwt" } else { "static" };
-        edits.push(Edit::Set(f.auth.clone(), how.into()));
+        add_header(edits, &f.auth, Cow::Borrowed(how));
+    }
+
+    /// A room name as the request gives it, as the gate compares it (Jitsi Meet's MUC name where
+    /// the configuration says so).
+    fn room_name<'r>(&self, room: Cow<'r, str>) -> Cow<'r, str> {
+        if self.jitsi_names {
+            jitsi_name(room)
+        } else {
+            room
+        }
     }
 
     fn same_room(&self, a: &str, b: &str) -> bool {
@@ -542,13 +601,13 @@ impl Gate {
         }
     }
 
-    fn check(
-        &self,
+    fn check<'g>(
+        &'g self,
         path: &str,
         headers: &[(&str, &str)],
         now: i64,
-        v: &mut Verdict,
-    ) -> Result<Grant, Denial> {
+        v: &mut Verdict<'g>,
+    ) -> Result<Grant<'g>, Denial> {
         let target = Target::parse(path)?;
         let mut captured = None;
         for (i, route) in self.routes.iter().enumerate() {
@@ -595,46 +654,41 @@ impl Gate {
 
         // Some servers split the query on `;` as well as `&` (`?room=a&x=;room=b`): on a route that
         // reads the query for a room or a token, its meaning would depend on the server.
-        if target.raw_query.is_some_and(|q| q.contains(';')) {
+        if target.query_semicolon {
             return Err(Denial::BadRequest);
         }
         // The room the request names, read before the token so a malformed request is a 400
         // whatever its credentials.
         let room_from = route.and_then(|r| r.room_from);
-        let query_rooms: Vec<String> = if v.kind == RouteKind::Room {
-            target
+        let mut query_room: Option<Cow<'_, str>> = None;
+        if v.kind == RouteKind::Room {
+            for p in target
                 .query_params()
                 .filter(|p| p.name_is(&self.room_query))
-                .map(|p| p.value().ok_or(Denial::BadRequest))
-                .collect::<Result<_, _>>()?
-        } else {
-            Vec::new()
-        };
-        if query_rooms.len() > 1 {
-            return Err(Denial::BadRequest);
+            {
+                if query_room.is_some() {
+                    return Err(Denial::BadRequest);
+                }
+                query_room = Some(p.value().ok_or(Denial::BadRequest)?);
+            }
         }
-        let query_rooms: Vec<String> = if self.jitsi_names {
-            query_rooms.iter().map(|r| jitsi_room_name(r)).collect()
-        } else {
-            query_rooms
-        };
-        let captured = match captured {
-            Some(room) if self.jitsi_names => Some(jitsi_room_name(&room)),
-            other => other,
-        };
+        let query_room = query_room.map(|r| self.room_name(r));
+        let captured = captured.map(|r| self.room_name(Cow::Borrowed(r)));
         let requested = match room_from {
             Some(RoomFrom::Path) => Some(captured.ok_or(Denial::BadRequest)?),
             Some(RoomFrom::Query) => Some(
-                query_rooms
-                    .first()
-                    .cloned()
+                query_room
+                    .clone()
                     .filter(|r| !r.is_empty())
                     .ok_or(Denial::BadRequest)?,
             ),
             Some(RoomFrom::Token) | None => None,
         };
-        v.room = requested.clone().or_else(|| query_rooms.first().cloned());
-        if let (Some(req), Some(q)) = (&requested, query_rooms.first()) {
+        v.room = requested
+            .as_deref()
+            .or(query_room.as_deref())
+            .map(str::to_owned);
+        if let (Some(req), Some(q)) = (&requested, &query_room) {
             if !self.same_room(req, q) {
                 return Err(Denial::BadRequest);
             }
@@ -653,7 +707,7 @@ impl Gate {
         };
         v.source = found.sources.first().map(|s| s.label());
         let grace = route.map_or(0, |r| r.expired_grace);
-        let cred = self.authenticate(&found.token, now, grace)?;
+        let cred = self.authenticate(&found.token, found.jwt_shaped, now, grace)?;
         // A credential for one room carries that room's revocations to every route it is used
         // on (admin and authenticated routes too), not only to the room's own pages.
         if let RoomGrant::One(granted) = &cred.room {
@@ -663,7 +717,7 @@ impl Gate {
             self.check_revoked(granted, &cred)?;
         }
         if let (Some(domains), Some(jwt)) = (&self.domains, &cred.jwt) {
-            self.verify_domain(domains, jwt, tenant.as_deref())?;
+            self.verify_domain(domains, jwt, tenant)?;
         }
         // The admin static token opens admin routes only; it is nobody's identity elsewhere.
         let admin_token = cred.admin && cred.jwt.is_none();
@@ -689,13 +743,15 @@ impl Gate {
             }
             RouteKind::Room => {
                 let bound = match (requested, &cred.room) {
-                    (Some(req), RoomGrant::Any) => req,
-                    (Some(req), RoomGrant::One(granted)) if self.same_room(&req, granted) => req,
+                    (Some(req), RoomGrant::Any) => req.into_owned(),
+                    (Some(req), RoomGrant::One(granted)) if self.same_room(&req, granted) => {
+                        req.into_owned()
+                    }
                     (Some(_), RoomGrant::One(_)) => return Err(Denial::RoomMismatch),
                     (None, RoomGrant::One(granted)) => granted.clone(),
                     (_, RoomGrant::Any | RoomGrant::Nothing) => return Err(Denial::RoomNotInToken),
                 };
-                if let Some(q) = query_rooms.first() {
+                if let Some(q) = &query_room {
                     if !self.same_room(&bound, q) {
                         return Err(Denial::RoomMismatch);
                     }
@@ -770,8 +826,13 @@ impl Gate {
         Ok(())
     }
 
-    fn authenticate(&self, token: &str, now: i64, grace: i64) -> Result<Credential, Denial> {
-        let jwt_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
+    fn authenticate(
+        &self,
+        token: &str,
+        jwt_shaped: bool,
+        now: i64,
+        grace: i64,
+    ) -> Result<Credential, Denial> {
         match &self.jwt {
             Some(policy) if jwt_shaped || self.statics.is_empty() => {
                 let jwt = policy.verify_with_grace(token, now, grace)?;
@@ -813,10 +874,6 @@ impl Gate {
             room,
             admin,
             jwt: None,
-            subject: None,
-            name: None,
-            moderator: None,
-            observer: None,
         })
     }
 
@@ -845,20 +902,27 @@ impl Gate {
         Ok(Credential {
             room,
             admin,
-            subject: first_string(&jwt, &ids.subject),
-            name: first_string(&jwt, &ids.name),
-            moderator: first_flag(&jwt, &ids.moderator),
-            observer: first_flag(&jwt, &ids.observer),
             jwt: Some(jwt),
         })
     }
 
-    fn strip(&self, found: &[&Source], headers: &[(&str, &str)], target: &Target<'_>) -> Vec<Edit> {
+    fn strip<'g>(
+        &'g self,
+        found: &[&'g Source],
+        headers: &[(&str, &str)],
+        target: &Target<'_>,
+    ) -> Vec<Edit<'g>> {
         let mut edits = Vec::new();
         let mut params: Vec<&str> = Vec::new();
-        let remove = |edits: &mut Vec<Edit>, name: &str| {
+        let remove = |edits: &mut Vec<Edit<'g>>, name: &'g str| {
             for sent in spellings(headers, name) {
-                edits.push(Edit::Remove(sent.to_owned()));
+                // The usual spelling (what Envoy and nginx hand over) needs no copy.
+                let sent = if sent == name {
+                    Cow::Borrowed(name)
+                } else {
+                    Cow::Owned(sent.to_owned())
+                };
+                edits.push(Edit::Remove(sent));
             }
         };
         for source in found {
@@ -874,13 +938,16 @@ impl Gate {
                         .collect();
                     remove(&mut edits, "cookie");
                     if !kept.is_empty() {
-                        edits.push(Edit::Set("cookie".into(), kept.join("; ")));
+                        edits.push(Edit::Set("cookie".into(), Cow::Owned(kept.join("; "))));
                     }
                 }
             }
         }
         if !params.is_empty() {
-            edits.push(Edit::Set(":path".into(), target.without_params(&params)));
+            edits.push(Edit::Set(
+                ":path".into(),
+                Cow::Owned(target.without_params(&params)),
+            ));
         }
         edits
     }
@@ -933,7 +1000,8 @@ mod tests {
     #[test]
     fn a_refused_request_is_answered_400_and_loses_spoofed_identity_headers() {
         let headers = vec![("x-roomgate-admin".to_owned(), "true".to_owned())];
-        let v = gate("enforce").refuse(Denial::BadRequest, &headers);
+        let g = gate("enforce");
+        let v = g.refuse(Denial::BadRequest, &headers);
         assert_eq!(v.denial, Some(Denial::BadRequest));
         assert_eq!(v.response.as_ref().map(|r| r.status), Some(400));
         assert!(v.edits.contains(&Edit::Remove("x-roomgate-admin".into())));
@@ -943,7 +1011,7 @@ mod tests {
         let v = g.refuse(Denial::BadRequest, &headers);
         assert!(v.response.is_none());
         assert!(v.edits.contains(&Edit::Remove("x-roomgate-admin".into())));
-        assert!(v.edits.contains(&Edit::Set(
+        assert!(v.edits.contains(&Edit::Add(
             "x-roomgate-report".into(),
             "deny; status=400; reason=bad_request".into()
         )));

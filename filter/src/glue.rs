@@ -246,7 +246,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The verdict: [`Gate::decide`] on a readable request, a 400 ([`Gate::refuse`]) otherwise.
-    pub fn decide(&self, gate: &Gate, now: i64) -> Verdict {
+    pub fn decide<'g>(&self, gate: &'g Gate, now: i64) -> Verdict<'g> {
         if self.readable {
             gate.decide(&self.path, &self.headers, now)
         } else {
@@ -263,6 +263,9 @@ pub trait RequestEditor {
     fn set_target(&mut self, target: &str) -> Result<(), Self::Error>;
     /// Replaces every value of `name` with `value`.
     fn set_header(&mut self, name: &str, value: &str) -> Result<(), Self::Error>;
+    /// Adds `name: value` to a request that no longer carries `name` ([`Edit::Add`]): the host's
+    /// append, which need not search the request for a value to replace.
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), Self::Error>;
     /// Removes every value of `name`.
     fn remove_header(&mut self, name: &str) -> Result<(), Self::Error>;
 }
@@ -274,6 +277,7 @@ pub fn apply_edits<E: RequestEditor>(edits: &[Edit], host: &mut E) -> Result<(),
         match edit {
             Edit::Set(name, value) if name == ":path" => host.set_target(value)?,
             Edit::Set(name, value) => host.set_header(name, value)?,
+            Edit::Add(name, value) => host.add_header(name, value)?,
             Edit::Remove(name) => host.remove_header(name)?,
         }
     }
@@ -314,7 +318,8 @@ mod tests {
 
     #[test]
     fn a_denial_bumps_denied_its_reason_and_its_route_kind() {
-        let v = gate().decide("/standup", &[(":path", "/standup")], 0);
+        let g = gate();
+        let v = g.decide("/standup", &[(":path", "/standup")], 0);
         assert_eq!(
             names(&v),
             [
@@ -333,7 +338,8 @@ mod tests {
 
     #[test]
     fn an_allowed_public_request_bumps_allowed_and_public() {
-        let v = gate().decide_pairs("/libs/a.js", &[], 0);
+        let g = gate();
+        let v = g.decide_pairs("/libs/a.js", &[], 0);
         assert_eq!(names(&v), ["roomgate.allowed", "roomgate.route.public"]);
         assert!(denial_line(&gate(), &v).is_none());
     }
@@ -341,8 +347,9 @@ mod tests {
     #[test]
     fn the_denial_line_names_labels_not_tokens() {
         let headers = vec![("authorization".to_owned(), "Bearer a.b.c".to_owned())];
-        let v = gate().decide("/standup", &headers, 0);
-        let (level, line) = denial_line(&gate(), &v).unwrap();
+        let g = gate();
+        let v = g.decide("/standup", &headers, 0);
+        let (level, line) = denial_line(&g, &v).unwrap();
         assert_eq!(level, Level::Info);
         assert!(
             line.starts_with("roomgate: denied: status=401 reason="),
@@ -361,7 +368,8 @@ mod tests {
         ];
         let head = RequestHead::read(raw).unwrap();
         assert!(!head.readable);
-        let v = head.decide(&gate(), 0);
+        let g = gate();
+        let v = head.decide(&g, 0);
         assert_eq!(v.denial, Some(Denial::BadRequest));
         assert!(v.edits.contains(&Edit::Remove("x-roomgate-admin".into())));
         // No `:path` (CONNECT): refused with 400 as well.
@@ -415,6 +423,10 @@ mod tests {
             self.0.push(format!("set {name}={value}"));
             Ok(())
         }
+        fn add_header(&mut self, name: &str, value: &str) -> Result<(), ()> {
+            self.0.push(format!("add {name}={value}"));
+            Ok(())
+        }
         fn remove_header(&mut self, name: &str) -> Result<(), ()> {
             self.0.push(format!("remove {name}"));
             Ok(())
@@ -427,12 +439,13 @@ mod tests {
             Edit::Remove("a".into()),
             Edit::Set(":path".into(), "/x".into()),
             Edit::Set("b".into(), "1".into()),
+            Edit::Add("c".into(), "2".into()),
             Edit::Set("fail".into(), "1".into()),
             Edit::Remove("never".into()),
         ];
         let mut log = Log::default();
         assert!(apply_edits(&edits, &mut log).is_err());
-        assert_eq!(log.0, ["remove a", "target /x", "set b=1"]);
+        assert_eq!(log.0, ["remove a", "target /x", "set b=1", "add c=2"]);
     }
 
     #[test]

@@ -130,11 +130,20 @@ pub struct VerifiedCache {
     entries: std::sync::Mutex<Entries>,
 }
 
+/// Tokens by their hash: a lookup hashes the token once and compares it with the one token kept
+/// under that hash (two tokens with one hash share a slot: the later one stays).
 type Entries = std::collections::HashMap<
-    Box<str>,
-    Verified,
+    u64,
+    (Box<str>, Verified),
     std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
 >;
+
+fn token_hash(token: &str) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(token.as_bytes());
+    h.finish()
+}
 
 impl VerifiedCache {
     /// A cache of at most `capacity` tokens (0: none is kept).
@@ -149,8 +158,11 @@ impl VerifiedCache {
         if self.capacity == 0 {
             return None;
         }
+        let hash = token_hash(token);
         // A poisoned lock (a panic elsewhere while it was held) only means no cache.
-        self.entries.lock().ok()?.get(token).cloned()
+        let entries = self.entries.lock().ok()?;
+        let (kept, verified) = entries.get(&hash)?;
+        crate::bytes::equal(kept.as_bytes(), token.as_bytes()).then(|| verified.clone())
     }
 
     fn put(&self, token: &str, verified: &Verified, now: i64) {
@@ -160,15 +172,16 @@ impl VerifiedCache {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
-        if entries.len() >= self.capacity {
-            entries.retain(|_, v| v.0.times.exp > now);
-        }
-        if entries.len() >= self.capacity {
-            if let Some(any) = entries.keys().next().cloned() {
-                entries.remove(&any);
+        let hash = token_hash(token);
+        if entries.len() >= self.capacity && !entries.contains_key(&hash) {
+            entries.retain(|_, (_, v)| v.0.times.exp > now);
+            if entries.len() >= self.capacity {
+                if let Some(any) = entries.keys().next().copied() {
+                    entries.remove(&any);
+                }
             }
         }
-        entries.insert(token.into(), verified.clone());
+        entries.insert(hash, (token.into(), verified.clone()));
     }
 
     /// How many tokens it holds.
@@ -892,6 +905,33 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_remembered_only_under_its_own_bytes() {
+        // Two tokens under one hash (forced here): the one asked for is not the one kept, so it
+        // is not taken for verified.
+        let p = remembering(4);
+        let kept = token(json!({"exp": NOW + 600, "n": "kept"}));
+        let other = token(json!({"exp": NOW + 600, "n": "other"}));
+        let Ok(verified) = p.verify(&kept, NOW) else {
+            unreachable!("a good token")
+        };
+        if let Ok(mut e) = p.cache.entries.lock() {
+            e.clear();
+            e.insert(token_hash(&other), (kept.as_str().into(), verified));
+        }
+        assert!(p.cache.get(&other).is_none());
+        assert!(p.cache.get(&kept).is_none());
+        // Same length, one byte apart.
+        let mut near = kept.clone().into_bytes();
+        if let Some(b) = near.get_mut(kept.len() / 2) {
+            *b = if *b == b'A' { b'B' } else { b'A' };
+        }
+        let near = String::from_utf8(near).unwrap_or_default();
+        assert!(p.verify(&kept, NOW).is_ok());
+        assert!(p.cache.get(&kept).is_some());
+        assert!(p.cache.get(&near).is_none());
+    }
+
+    #[test]
     fn the_cache_holds_at_most_its_capacity_and_none_with_zero() {
         let p = remembering(3);
         for i in 0..10 {
@@ -906,14 +946,12 @@ mod tests {
         assert!(p.verify(&short, NOW).is_ok() && p.verify(&long, NOW).is_ok());
         let third = token(json!({"exp": NOW + 600, "n": "third"}));
         assert!(p.verify(&third, NOW + 10).is_ok());
-        let held = p.cache.entries.lock().map(|e| {
-            (
-                e.contains_key(short.as_str()),
-                e.contains_key(long.as_str()),
-                e.len(),
-            )
-        });
-        assert_eq!(held.ok(), Some((false, true, 2)));
+        let held = (
+            p.cache.get(&short).is_some(),
+            p.cache.get(&long).is_some(),
+            p.cache.len(),
+        );
+        assert_eq!(held, (false, true, 2));
         let off = remembering(0);
         assert!(off.verify(&token(json!({"exp": NOW + 60})), NOW).is_ok());
         assert!(off.cache.is_empty());

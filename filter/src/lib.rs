@@ -5,6 +5,7 @@
 //! without any host call. The same engine runs natively in tests, in the `issuer` CLI, and inside
 //! the `.wasm` that Envoy or nginx load; only [`plugin`] (wasm32 only) talks to the proxy.
 
+pub mod bytes;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -7,18 +7,22 @@
 //! control bytes, invalid UTF-8) is refused with 400 instead of being guessed at.
 
 use crate::error::Denial;
+use std::borrow::Cow;
 
 /// A parsed request target: the decoded path segments and the raw query.
 #[derive(Debug)]
 pub struct Target<'a> {
-    /// The path with every segment percent-decoded, joined by `/`.
-    pub normalized: String,
+    /// The path with every segment percent-decoded, joined by `/` (the raw path itself when it
+    /// has nothing to decode).
+    pub normalized: Cow<'a, str>,
     /// The decoded segments; a trailing slash gives a final empty segment.
-    pub segments: Vec<String>,
+    pub segments: Vec<Cow<'a, str>>,
     /// The raw path as received (before `?`).
     pub raw_path: &'a str,
     /// The raw query (after `?`), if any.
     pub raw_query: Option<&'a str>,
+    /// The raw query has a `;` (which some servers split parameters on).
+    pub query_semicolon: bool,
 }
 
 impl<'a> Target<'a> {
@@ -26,30 +30,29 @@ impl<'a> Target<'a> {
     pub fn parse(target: &'a str) -> Result<Self, Denial> {
         // One pass over the target (a query token makes it long): printable ASCII only, no `#`
         // anywhere, no backslash in the path, and where the query starts.
-        let mut query_at = None;
-        for (i, b) in target.bytes().enumerate() {
-            match b {
-                b'#' => return Err(Denial::BadRequest),
-                b'\\' if query_at.is_none() => return Err(Denial::BadRequest),
-                b'?' if query_at.is_none() => query_at = Some(i),
-                0x21..=0x7e => {}
-                _ => return Err(Denial::BadRequest),
-            }
-        }
-        let (raw_path, raw_query) = match query_at {
-            Some(i) => (target.get(..i).unwrap_or_default(), target.get(i + 1..)),
+        let (raw_path, raw_query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
             None => (target, None),
         };
+        if raw_path
+            .bytes()
+            .any(|b| matches!(b, b'#' | b'\\') || !(0x21..=0x7e).contains(&b))
+        {
+            return Err(Denial::BadRequest);
+        }
+        let scan = crate::bytes::scan_query(raw_query.unwrap_or_default().as_bytes());
+        if !scan.plain {
+            return Err(Denial::BadRequest);
+        }
         if !raw_path.starts_with('/') {
             return Err(Denial::BadRequest);
         }
         let mut segments = Vec::new();
         let body = raw_path.get(1..).unwrap_or_default();
         if !body.is_empty() {
-            let parts: Vec<&str> = body.split('/').collect();
-            let last = parts.len().saturating_sub(1);
-            for (i, raw) in parts.iter().enumerate() {
-                if raw.is_empty() && i != last {
+            let mut parts = body.split('/').peekable();
+            while let Some(raw) = parts.next() {
+                if raw.is_empty() && parts.peek().is_some() {
                     return Err(Denial::BadRequest);
                 }
                 let seg = decode_segment(raw)?;
@@ -59,14 +62,26 @@ impl<'a> Target<'a> {
                 segments.push(seg);
             }
         }
-        let mut normalized = String::with_capacity(raw_path.len());
-        normalized.push('/');
-        normalized.push_str(&segments.join("/"));
+        // Segments decode only where there is a `%`: without one, joining them gives the path.
+        let normalized = if raw_path.contains('%') {
+            let mut joined = String::with_capacity(raw_path.len());
+            for seg in &segments {
+                joined.push('/');
+                joined.push_str(seg);
+            }
+            if joined.is_empty() {
+                joined.push('/');
+            }
+            Cow::Owned(joined)
+        } else {
+            Cow::Borrowed(raw_path)
+        };
         Ok(Self {
             normalized,
             segments,
             raw_path,
             raw_query,
+            query_semicolon: scan.semicolon,
         })
     }
 
@@ -105,7 +120,7 @@ pub struct QueryParam<'a> {
     value: &'a str,
 }
 
-impl QueryParam<'_> {
+impl<'a> QueryParam<'a> {
     /// Whether the decoded name equals `name` (so `%6Awt` is `jwt`: no hiding a second token).
     pub fn name_is(&self, name: &str) -> bool {
         if self.name == name {
@@ -116,7 +131,7 @@ impl QueryParam<'_> {
     }
 
     /// The decoded value (`+` is a space, as in HTML forms); `None` if the encoding is invalid.
-    pub fn value(&self) -> Option<String> {
+    pub fn value(&self) -> Option<Cow<'a, str>> {
         decode_form(self.value)
     }
 }
@@ -154,17 +169,20 @@ pub fn url_without_params(url: &str, drop: &[&str]) -> String {
     out
 }
 
-fn decode_form(raw: &str) -> Option<String> {
+fn decode_form(raw: &str) -> Option<Cow<'_, str>> {
+    if !crate::bytes::contains_either(raw.as_bytes(), b'%', b'+') {
+        return Some(Cow::Borrowed(raw));
+    }
     if raw.contains('+') {
-        percent_decode(&raw.replace('+', " "))
+        percent_decode(&raw.replace('+', " ")).map(Cow::Owned)
     } else {
-        percent_decode(raw)
+        decode(raw)
     }
 }
 
 /// Decodes one path segment; refuses what would change the path's structure once decoded.
-fn decode_segment(raw: &str) -> Result<String, Denial> {
-    let seg = percent_decode(raw).ok_or(Denial::BadRequest)?;
+fn decode_segment(raw: &str) -> Result<Cow<'_, str>, Denial> {
+    let seg = decode(raw).ok_or(Denial::BadRequest)?;
     if seg.contains(['/', '\\', ';']) || seg.chars().any(char::is_control) {
         return Err(Denial::BadRequest);
     }
@@ -173,8 +191,13 @@ fn decode_segment(raw: &str) -> Result<String, Denial> {
 
 /// Strict percent-decoding: every `%` must start a valid escape and the result must be UTF-8.
 pub fn percent_decode(raw: &str) -> Option<String> {
+    decode(raw).map(Cow::into_owned)
+}
+
+/// [`percent_decode`], borrowing `raw` when it has no escape.
+fn decode(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.contains('%') {
-        return Some(raw.to_owned());
+        return Some(Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -190,7 +213,7 @@ pub fn percent_decode(raw: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -258,15 +281,16 @@ impl PathMatch {
     /// Whether this rule matches `target`; on a match, the value of the variable `var`, if any.
     pub fn matches(&self, target: &Target<'_>, var: Option<&str>) -> Option<Option<String>> {
         self.matches_with(target, var, Case::Exact)
+            .map(|room| room.map(str::to_owned))
     }
 
     /// [`PathMatch::matches`], with literals compared as `case` says.
-    pub fn matches_with(
+    pub fn matches_with<'t>(
         &self,
-        target: &Target<'_>,
+        target: &'t Target<'_>,
         var: Option<&str>,
         case: Case,
-    ) -> Option<Option<String>> {
+    ) -> Option<Option<&'t str>> {
         match self {
             Self::Exact(p) => case.eq(p, &target.normalized).then_some(None),
             Self::Prefix(p) => case.starts_with(&target.normalized, p).then_some(None),
@@ -389,7 +413,12 @@ impl Pattern {
         out
     }
 
-    fn matches(&self, path: &[String], var: Option<&str>, case: Case) -> Option<Option<String>> {
+    fn matches<'t>(
+        &self,
+        path: &'t [Cow<'_, str>],
+        var: Option<&str>,
+        case: Case,
+    ) -> Option<Option<&'t str>> {
         let mut captured = None;
         let mut rest = path.iter();
         for seg in &self.segments {
@@ -401,7 +430,7 @@ impl Pattern {
                         Segment::Literal(l) if case.eq(l, actual) => {}
                         Segment::Var(name) if !actual.is_empty() => {
                             if var == Some(name.as_str()) {
-                                captured = Some(actual.clone());
+                                captured = Some(actual.as_ref());
                             }
                         }
                         Segment::Any if !actual.is_empty() => {}
@@ -495,7 +524,7 @@ mod tests {
         let t = Target::parse("/rooms/abc/x/y").unwrap_or_else(|e| unreachable!("{e:?}"));
         assert_eq!(
             p.matches(&t.segments, Some("room"), Case::Exact),
-            Some(Some("abc".into()))
+            Some(Some("abc"))
         );
         let t = Target::parse("/rooms/").unwrap_or_else(|e| unreachable!("{e:?}"));
         assert_eq!(p.matches(&t.segments, Some("room"), Case::Exact), None);
@@ -528,7 +557,7 @@ mod tests {
         let p = Pattern::parse("/api/rooms/{room}").unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(
             PathMatch::Pattern(p).matches_with(&t, Some("room"), Case::Ignored),
-            Some(Some("x".into()))
+            Some(Some("x"))
         );
         // The Kelvin sign lower-cases to `k`, as Unicode-aware routers fold it.
         let t = Target::parse("/%E2%84%AAey").unwrap_or_else(|e| unreachable!("{e:?}"));

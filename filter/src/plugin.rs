@@ -297,6 +297,9 @@ impl glue::RequestEditor for Editor<'_> {
     fn set_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
     }
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value)
+    }
     fn remove_header(&mut self, name: &str) -> Result<(), Status> {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
     }

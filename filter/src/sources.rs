@@ -7,6 +7,7 @@
 use crate::error::Denial;
 use crate::path::Target;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// A place a token can come from.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -70,9 +71,11 @@ impl Source {
 
 /// The token a request carries and every source it was found in.
 #[derive(Debug)]
-pub struct Found<'s> {
-    /// The token text.
-    pub token: String,
+pub struct Found<'s, 'h> {
+    /// The token text (borrowed from the request unless it had to be decoded).
+    pub token: Cow<'h, str>,
+    /// It has the shape of a JWT: three dot-separated parts.
+    pub jwt_shaped: bool,
     /// The sources holding it (first is the first configured).
     pub sources: Vec<&'s Source>,
 }
@@ -93,10 +96,10 @@ pub fn same_header(sent: &str, name: &str) -> bool {
         })
 }
 
-fn header_values<'h>(
+fn header_values<'h, 'n>(
     headers: &'h [(&'h str, &'h str)],
-    name: &'h str,
-) -> impl Iterator<Item = &'h str> {
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
     headers
         .iter()
         .filter(move |(n, _)| same_header(n, name))
@@ -148,65 +151,69 @@ pub fn cookie_pairs<'h>(headers: &'h [(&'h str, &'h str)]) -> impl Iterator<Item
 }
 
 /// Reads one source: `Ok(None)` if absent, an error if ambiguous or malformed.
-fn read(
+fn read<'h>(
     source: &Source,
-    headers: &[(&str, &str)],
-    target: &Target<'_>,
-) -> Result<Option<String>, Denial> {
-    let mut values: Vec<String> = Vec::new();
+    headers: &'h [(&'h str, &'h str)],
+    target: &Target<'h>,
+) -> Result<Option<Cow<'h, str>>, Denial> {
+    let mut value: Option<Cow<'h, str>> = None;
+    // A source holding two values is ambiguous, whatever they are.
+    let mut one = |v: Cow<'h, str>| match value.replace(v) {
+        None => Ok(()),
+        Some(_) => Err(Denial::AmbiguousToken),
+    };
     match source {
         Source::Bearer => {
-            let all: Vec<&str> = header_values(headers, "authorization").collect();
-            if all.len() > 1 {
+            let mut all = header_values(headers, "authorization");
+            let first = all.next();
+            if all.next().is_some() {
                 return Err(Denial::AmbiguousToken);
             }
-            for v in all {
+            if let Some(v) = first {
                 let v = v.trim();
                 // A token never contains a comma: this is two Authorization headers that the
                 // proxy folded into one (Envoy joins repeated inline headers with `,`).
-                if v.contains(',') {
+                if crate::bytes::contains_either(v.as_bytes(), b',', b',') {
                     return Err(Denial::AmbiguousToken);
                 }
                 let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
                 if scheme.eq_ignore_ascii_case("bearer") {
-                    values.push(rest.trim_start_matches(' ').to_owned());
+                    one(Cow::Borrowed(rest.trim_start_matches(' ')))?;
                 }
             }
         }
         Source::XAuthToken => {
-            values.extend(header_values(headers, "x-auth-token").map(|v| v.trim().to_owned()))
+            for v in header_values(headers, "x-auth-token") {
+                one(Cow::Borrowed(v.trim()))?;
+            }
         }
         Source::Header(name) => {
-            values.extend(header_values(headers, name).map(|v| v.trim().to_owned()))
+            for v in header_values(headers, name) {
+                one(Cow::Borrowed(v.trim()))?;
+            }
         }
         Source::Query(name) => {
             for p in target.query_params().filter(|p| p.name_is(name)) {
-                values.push(p.value().ok_or(Denial::MalformedToken)?);
+                one(p.value().ok_or(Denial::MalformedToken)?)?;
             }
         }
         Source::Cookie(name) => {
-            values.extend(
-                cookie_pairs(headers)
-                    .filter(|c| c.name == name)
-                    .map(|c| c.value.to_owned()),
-            );
+            for c in cookie_pairs(headers).filter(|c| c.name == name) {
+                one(Cow::Borrowed(c.value))?;
+            }
         }
     }
-    match values.len() {
-        0 => Ok(None),
-        1 => Ok(values.pop()),
-        _ => Err(Denial::AmbiguousToken),
-    }
+    Ok(value)
 }
 
 /// Finds the one token of a request. `max_bytes` bounds its size before anything decodes it.
-pub fn find<'s>(
+pub fn find<'s, 'h>(
     sources: &'s [Source],
-    headers: &[(&str, &str)],
-    target: &Target<'_>,
+    headers: &'h [(&'h str, &'h str)],
+    target: &Target<'h>,
     max_bytes: usize,
-) -> Result<Option<Found<'s>>, Denial> {
-    let mut found: Option<Found<'s>> = None;
+) -> Result<Option<Found<'s, 'h>>, Denial> {
+    let mut found: Option<Found<'s, 'h>> = None;
     for source in sources {
         let Some(token) = read(source, headers, target)? else {
             continue;
@@ -214,13 +221,15 @@ pub fn find<'s>(
         if token.len() > max_bytes {
             return Err(Denial::TokenTooLarge);
         }
-        if token.is_empty() || !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            return Err(Denial::MalformedToken);
-        }
+        // One pass: visible ASCII only, and the dots that make it JWT-shaped.
+        let dots = crate::bytes::visible_ascii_dots(token.as_bytes())
+            .filter(|_| !token.is_empty())
+            .ok_or(Denial::MalformedToken)?;
         match &mut found {
             None => {
                 found = Some(Found {
                     token,
+                    jwt_shaped: dots == 2,
                     sources: vec![source],
                 })
             }
@@ -238,7 +247,7 @@ mod tests {
     fn find_in(headers: &[(&str, &str)]) -> Result<Option<String>, Denial> {
         let target = Target::parse("/x").map_err(|_| Denial::Internal)?;
         let sources = [Source::Bearer];
-        find(&sources, headers, &target, 8192).map(|f| f.map(|f| f.token))
+        find(&sources, headers, &target, 8192).map(|f| f.map(|f| f.token.into_owned()))
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn decide(g: &Gate, path: &str, pairs: &[(&str, &str)], now: i64) -> Verdict {
+fn decide<'g>(g: &'g Gate, path: &str, pairs: &[(&str, &str)], now: i64) -> Verdict<'g> {
     g.decide(path, &headers(pairs), now)
 }
 
@@ -86,7 +86,7 @@ fn forward_header_names_are_configurable_and_defaults_are_then_not_special() {
     assert!(v.edits.contains(&Edit::Remove("x-meeting-room".into())));
     assert!(v
         .edits
-        .contains(&Edit::Set("x-meeting-room".into(), "a".into())));
+        .contains(&Edit::Add("x-meeting-room".into(), "a".into())));
 }
 
 #[test]
@@ -129,7 +129,8 @@ fn a_deny_rule_answers_403_with_its_message() {
     let mut config = base(json!({}));
     config["routes"] = json!([{"match": {"prefix": "/internal/"}, "kind": "deny", "message": "not here"},
                               {"match": {"pattern": "/rooms/{room}/**"}, "kind": "room"}]);
-    let v = decide(&gate(config), "/internal/x", &[], NOW);
+    let g = gate(config);
+    let v = decide(&g, "/internal/x", &[], NOW);
     let r = v.response.unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(
@@ -428,4 +429,37 @@ fn a_denial_names_the_room_the_request_was_for() {
     let v = decide(&g, &format!("/lobby?jwt={t}"), &[], NOW);
     assert_eq!(v.denial, Some(Denial::RequiredClaim));
     assert_eq!(v.room.as_deref(), Some("standup"));
+}
+
+#[test]
+fn an_identity_header_an_earlier_edit_set_is_replaced_not_added() {
+    // A configuration naming a token source's header as an identity header: stripping the token
+    // from `cookie` sets the cookies kept, so the identity replaces that value instead of adding a
+    // second `cookie`.
+    let g = gate(base(
+        json!({"token_sources": [{"cookie": "jwt"}], "forward": {"name": "cookie"}}),
+    ));
+    let t = jwt(json!({"room": "a", "sub": "u1", "name": "Ann", "exp": NOW + 600}));
+    let v = decide(
+        &g,
+        "/rooms/a/x",
+        &[("cookie", &format!("jwt={t}; theme=dark"))],
+        NOW,
+    );
+    assert_eq!(v.denial, None);
+    let cookies: Vec<&Edit> = v
+        .edits
+        .iter()
+        .filter(|e| matches!(e, Edit::Set(n, _) | Edit::Add(n, _) if n == "cookie"))
+        .collect();
+    assert_eq!(cookies.len(), 2, "{:?}", v.edits);
+    assert!(
+        cookies.iter().all(|e| matches!(e, Edit::Set(..))),
+        "{:?}",
+        v.edits
+    );
+    assert!(v
+        .edits
+        .iter()
+        .any(|e| matches!(e, Edit::Add(n, _) if n == "x-roomgate-room")));
 }

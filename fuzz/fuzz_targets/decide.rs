@@ -7,10 +7,11 @@
 //! Checked on every verdict: no panic; a denial in enforce mode is a local response with a
 //! 400/401/403/410 status and a JSON body that never contains a token; an allowed request sets no
 //! header value with bytes outside visible ASCII and space; client-sent identity headers are
-//! always removed or replaced.
+//! always removed or replaced, and a header the gate adds is one the request no longer carries.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use roomgate_filter::sources::same_header;
 use roomgate_filter::{Edit, Mode};
 use roomgate_fuzz::{gates, good_jwt, ADMIN_TOKEN, GLOBAL_TOKEN, IDENTITY, NOW, ROOM1_TOKEN};
 use std::sync::OnceLock;
@@ -71,14 +72,32 @@ fuzz_target!(|data: &[u8]| {
         (None, None) => {}
     }
     if v.response.is_none() {
-        for edit in &v.edits {
-            if let Edit::Set(name, value) = edit {
+        for (i, edit) in v.edits.iter().enumerate() {
+            if let Edit::Set(name, value) | Edit::Add(name, value) = edit {
                 if name != ":path" && name != "cookie" {
                     assert!(
                         value.bytes().all(|b| (0x20..=0x7e).contains(&b)),
                         "unsafe header value {value:?}"
                     );
                 }
+            }
+            // An added header is one the request no longer carries: every client-sent spelling
+            // was removed before, and no earlier edit wrote it.
+            if let Edit::Add(name, value) = edit {
+                assert!(!value.is_empty(), "empty {name} added");
+                let before = &v.edits[..i];
+                for (sent, _) in &headers {
+                    if same_header(sent, name) {
+                        assert!(
+                            before.iter().any(|e| matches!(e, Edit::Remove(n) if n == sent)),
+                            "{name} added while the request still carries {sent}"
+                        );
+                    }
+                }
+                assert!(
+                    !before.iter().any(|e| matches!(e, Edit::Set(n, _) | Edit::Add(n, _) if n == name)),
+                    "{name} added twice"
+                );
             }
         }
         // Every client-sent identity header is removed (and possibly set again by the gate).

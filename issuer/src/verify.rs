@@ -553,7 +553,9 @@ fn print(
         .edits
         .iter()
         .filter_map(|e| match e {
-            Edit::Set(name, value) if name != ":path" => Some((name.clone(), json!(value))),
+            Edit::Set(name, value) | Edit::Add(name, value) if name != ":path" => {
+                Some((name.to_string(), json!(value)))
+            }
             _ => None,
         })
         .collect();

@@ -90,6 +90,12 @@ extern "C" {
         key: Buf,
         value: Buf,
     ) -> bool;
+    fn envoy_dynamic_module_callback_http_add_header(
+        filter: *mut c_void,
+        kind: i32,
+        key: Buf,
+        value: Buf,
+    ) -> bool;
     fn envoy_dynamic_module_callback_http_clear_route_cache(filter: *mut c_void);
     fn envoy_dynamic_module_callback_http_send_response(
         filter: *mut c_void,
@@ -233,6 +239,21 @@ impl Stream {
                 REQUEST_HEADERS,
                 Buf::of(name.as_bytes()),
                 value,
+            )
+        }
+    }
+
+    /// Appends a request header value (Envoy's `addCopy`, which does not look for an existing
+    /// value to replace). False if Envoy refused: it refuses an empty value.
+    pub(crate) fn add_header(&mut self, name: &str, value: &str) -> bool {
+        // SAFETY: stream pointer of the running hook; both buffers are alive for the call and
+        // Envoy copies them into its header map.
+        unsafe {
+            envoy_dynamic_module_callback_http_add_header(
+                self.envoy,
+                REQUEST_HEADERS,
+                Buf::of(name.as_bytes()),
+                Buf::of(value.as_bytes()),
             )
         }
     }

@@ -135,6 +135,13 @@ impl RequestEditor for Editor<'_> {
             .ok_or(Refused)
     }
 
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), Refused> {
+        self.stream
+            .add_header(name, value)
+            .then_some(())
+            .ok_or(Refused)
+    }
+
     fn remove_header(&mut self, name: &str) -> Result<(), Refused> {
         self.stream
             .set_header(name, None)

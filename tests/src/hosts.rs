@@ -46,7 +46,7 @@ impl Host for Native {
         let now = self.now;
         let gate = self.gate(config)?;
         let verdict = gate.decide(&req.target, &req.headers, now);
-        if let Some(r) = verdict.response {
+        if let Some(r) = verdict.response.map(std::borrow::Cow::into_owned) {
             return Ok(Observed {
                 status: r.status,
                 headers: r.headers,
@@ -58,11 +58,13 @@ impl Host for Native {
         let mut headers = req.headers.clone();
         for edit in verdict.edits {
             match edit {
-                Edit::Set(name, value) if name == ":path" => path = value,
+                Edit::Set(name, value) if name == ":path" => path = value.into_owned(),
                 Edit::Set(name, value) => {
                     headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-                    headers.push((name, value));
+                    headers.push((name.into_owned(), value.into_owned()));
                 }
+                // Appended as the hosts append: the engine promises the header is absent.
+                Edit::Add(name, value) => headers.push((name.into_owned(), value.into_owned())),
                 Edit::Remove(name) => headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name)),
             }
         }
