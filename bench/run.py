@@ -11,8 +11,9 @@ upstream; wrk, the upstream and the auth service run pinned to CPU 1:
   C  Envoy + native jwt_authn (HS256, JWKS oct)  the best local verifier Envoy has
   D  Envoy + ext_authz (HTTP) -> authsvc         the auth-service architecture (auth_request -> service)
 
-Measurements are interleaved (A N B… C D, A N B… C D, …) so a noisy, shared machine slows every
-configuration alike; each one is warmed up, then measured for a fixed time. Envoy's CPU time per
+Measurements are interleaved: every round measures every case once, each round in an order of its
+own, so a noisy, shared machine slows every configuration alike and a drift within a round favours
+none; each one is warmed up, then measured for a fixed time. Ratios are medians of per-round ratios. Envoy's CPU time per
 request comes from /proc/<pid>/stat over the measured window. Results go to bench/RESULTS.md.
 
 Only the Python standard library is used. Tokens are minted here with hmac/hashlib, independently
@@ -31,6 +32,7 @@ import platform
 import re
 import shutil
 import socket
+import random
 import statistics
 import subprocess
 import sys
@@ -318,9 +320,9 @@ def wrk(args, port, path, headers, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=5, help="measured time per case and round")
-    ap.add_argument("--warmup", type=int, default=2, help="warm-up time before each measurement")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--seconds", type=int, default=3, help="measured time per case and round")
+    ap.add_argument("--warmup", type=int, default=1, help="warm-up time before each measurement")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--envoy", default=os.path.join(ROOT, ".venv/bin/envoy"))
     ap.add_argument("--wasm", default=os.path.join(ROOT, "dist/roomgate.wasm"))
@@ -435,7 +437,11 @@ def main():
         results = {c[0]: [] for c in cases}
         started = time.time()
         for rnd in range(args.rounds):
-            for name, cfg, path, headers, want, _ in cases:
+            # Each round measures every case, in its own order (fixed per round, so runs repeat): a
+            # machine that speeds up or slows down during a round then favours no case.
+            order = cases[:]
+            random.Random(rnd).shuffle(order)
+            for name, cfg, path, headers, want, _ in order:
                 proc, port = envoys[cfg][0], envoys[cfg][1]
                 wrk(args, port, path, headers, args.warmup)
                 cpu0, helper0 = proc.cpu_seconds(), authsvc.cpu_seconds()
@@ -488,10 +494,13 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
         return summary[base]["cpu_us"] / summary[name]["cpu_us"]
 
     # Per-round ratios: each round's B against the same round's reference, then the median.
+    def round_ratios(name, base):
+        return [a["rps"] / b["rps"] for a, b in zip(results[name], results[base])]
+
     def round_ratio(name, base):
         if base not in results or name not in results:
             return float("nan")
-        return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[name], results[base]))
+        return statistics.median(round_ratios(name, base))
 
     lines = []
     w = lines.append
@@ -511,15 +520,16 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
           f"{s['p99']:.0f} | {cpu} | " + " | ".join(cells) + f" | {s['bad']} |")
     w("")
     w("Ratios are requests/s, the median of per-round ratios (each round measures every case back to")
-    w("back). Envoy CPU is user+system time of the Envoy process over the measured window divided by")
-    w("the requests served; its inverse is the capacity of one core, independent of what else ran.")
+    w("back, in an order of its own). Envoy CPU is user+system time of the Envoy process over the")
+    w("measured window divided by the requests served (the median over rounds); its inverse is the")
+    w("capacity of one core.")
     w("")
     if all(k in summary for k in ("B jwt", "N", "C", "D")):
         cost = {k: summary[k]["cpu_us"] for k in summary}
         w("## Targets")
         w("")
-        w("| target | requests/s ratio | CPU-capacity ratio | |")
-        w("|---|---:|---:|---|")
+        w("| target | requests/s ratio | CPU-capacity ratio | per-round range | rounds at goal | |")
+        w("|---|---:|---:|---:|---:|---|")
         for label, name, base, goal in (
             ("B(JWT) ≥ 0.85 × N", "B jwt", "N", 0.85),
             ("B(JWT) ≥ 1.10 × C", "B jwt", "C", 1.10),
@@ -535,7 +545,10 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
             if base == "D":
                 cr = (cost["D"] + summary["D"]["helper_us"]) / cost[name]
             ok = "met" if rr >= goal else "missed"
-            w(f"| {label} | {rr:.3f} | {cr:.3f} | {ok} |")
+            each = round_ratios(name, base)
+            at_goal = sum(r >= goal for r in each)
+            w(f"| {label} | {rr:.3f} | {cr:.3f} | {min(each):.2f}–{max(each):.2f} | "
+              f"{at_goal}/{len(each)} | {ok} |")
         w("")
         w(f"roomgate's own work on the JWT path: {cost['B jwt'] - cost['N']:.1f} µs of Envoy CPU per request "
           f"above the no-op filter; the V8 floor (N − A): {cost['N'] - cost['A']:.1f} µs. For D the CPU-capacity "

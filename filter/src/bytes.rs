@@ -45,7 +45,11 @@ pub fn visible_ascii_dots(text: &[u8]) -> Option<usize> {
         if has_invisible(w) {
             return None;
         }
-        dots += bytes_equal(w, b'.').count_ones() as usize;
+        // Most words hold no dot: count bits only in those that do.
+        let found = bytes_equal(w, b'.');
+        if found != 0 {
+            dots += found.count_ones() as usize;
+        }
     }
     for &b in tail {
         match b {
