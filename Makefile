@@ -186,6 +186,8 @@ clean:
 #                     interleaved rounds -> bench/RESULTS.md, then the wasm size, the harness's fuel
 #                     per path, and the engine's criterion micro-benchmarks (`make bench-engine`).
 #   BENCH_ARGS="--rounds 5 --seconds 8" make bench     longer runs
+#   make bench-instructions   instructions Envoy runs per request in each main case (callgrind): exact,
+#                     for comparing builds on a noisy machine
 #
 # The helpers (no-op filter, auth service, upstream) are their own Cargo workspace in bench/, built
 # into target/bench. wrk comes from Debian (installed here when missing, which needs root).
@@ -194,7 +196,7 @@ BENCH_TARGET := $(CURDIR)/target/bench
 BENCH_NOOP   := $(BENCH_TARGET)/$(WASM_TARGET)/release/roomgate_bench_noop.wasm
 BENCH_ARGS   ?=
 
-.PHONY: bench bench-tools bench-deps bench-engine
+.PHONY: bench bench-tools bench-deps bench-engine bench-instructions
 
 bench-deps:
 	@command -v wrk >/dev/null || { \
@@ -222,3 +224,12 @@ bench: bench-deps
 
 bench-engine:
 	$(CARGO) bench --locked -p roomgate-filter --bench engine -- --warm-up-time 1 --measurement-time 3
+
+# Instructions Envoy runs per request (callgrind: the same build gives the same count on every run,
+# unlike requests/s on a shared machine). About ten minutes; valgrind is installed when missing.
+bench-instructions: bench-deps
+	@command -v valgrind >/dev/null || { \
+	  echo "installing valgrind (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y valgrind >/dev/null; else sudo apt-get install -y valgrind; fi; }
+	$(MAKE) wasm module envoy bench-tools
+	python3 bench/instructions.py --noop $(BENCH_NOOP) --tools $(BENCH_TARGET)/release

@@ -401,6 +401,7 @@ def main():
         # Cases: (name, config, path, headers, expected status, what it shows)
         cases = [
             ("A", "A", "/standup", [bearer], 200, "Envoy, no auth filter (the limit)"),
+            ("A public", "A", "/health", [], 200, "Envoy, no auth filter, the public route's request"),
             ("N", "N", "/standup", [bearer], 200, "Envoy + no-op wasm filter (V8 floor)"),
             ("B jwt", "B", "/standup", [bearer], 200, "roomgate: JWT allowed"),
             ("B static", "B", "/standup", [f"Authorization: Bearer {STANDUP_TOKEN}"], 200,
@@ -537,7 +538,7 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
             *((label, name, base, goal) for label, name, base, goal in (
                 ("M(JWT) ≥ 0.90 × A", "M jwt", "A", 0.90),
                 ("M(JWT) ≥ 1.35 × C", "M jwt", "C", 1.35),
-                ("M(public) ≥ 0.95 × A", "M public", "A", 0.95),
+                ("M(public) ≥ 0.95 × A (same request)", "M public", "A public", 0.95),
             ) if name in summary and base in summary),
         ):
             rr = round_ratio(name, base)
@@ -557,7 +558,8 @@ def write_results(args, cases, results, load_before, load_after, elapsed, token,
             w("")
             w(f"The native module's whole JWT path: {cost['M jwt'] - cost['A']:.1f} µs of Envoy CPU per request "
               f"above no filter (A); its public route: "
-              f"{cost.get('M public', float('nan')) - cost['A']:.1f} µs.")
+              f"{cost.get('M public', float('nan')) - cost.get('A public', float('nan')):.1f} µs above "
+              "no filter on the same request (A public: no token).")
         w("")
     w("## Run")
     w("")
