@@ -186,7 +186,7 @@ clean:
 #                     interleaved rounds -> bench/RESULTS.md, then the wasm size, the harness's fuel
 #                     per path, and the engine's criterion micro-benchmarks (`make bench-engine`).
 #   BENCH_ARGS="--rounds 5 --seconds 8" make bench     longer runs
-#   make bench-instructions   instructions Envoy runs per request in each main case (callgrind): exact,
+#   make bench-instructions   instructions Envoy runs per request in each main case (callgrind),
 #                     for comparing builds on a noisy machine
 #
 # The helpers (no-op filter, auth service, upstream) are their own Cargo workspace in bench/, built
@@ -225,7 +225,7 @@ bench: bench-deps
 bench-engine:
 	$(CARGO) bench --locked -p roomgate-filter --bench engine -- --warm-up-time 1 --measurement-time 3
 
-# Instructions Envoy runs per request (callgrind: the same build gives the same count on every run,
+# Instructions Envoy runs per request (callgrind: one build's counts move by under 1 % between runs,
 # unlike requests/s on a shared machine). About ten minutes; valgrind is installed when missing.
 bench-instructions: bench-deps
 	@command -v valgrind >/dev/null || { \

@@ -3,8 +3,8 @@
 
 `make bench` measures requests/s, which on a shared machine moves by tens of percent from one
 round to the next. This counts instructions instead (valgrind's callgrind, in the Envoy process and
-every thread it runs, V8's generated code included): the same build gives the same count on any
-run, so a change to the filter shows as a number, not as noise. It leaves out what the kernel does
+every thread it runs, V8's generated code included): one build's counts move by under 1 % between
+runs (timers, clock reads), so a change to the filter shows as a number, not as noise. It leaves out what the kernel does
 (sockets, epoll), which is the same work for every case, so ratios here are larger than the
 requests/s ratios: read the differences (what a filter adds to a request) and their changes.
 

@@ -256,6 +256,16 @@ fn trailing_dots(t: String) -> String {
 fn leading_dot(t: String) -> String {
     format!(".{t}")
 }
+/// The same length, one signature character changed (not the last, whose spare bits are checked
+/// on their own): a token one byte away from one a host verified and remembers.
+fn one_signature_character_off(t: String) -> String {
+    let mut bytes = t.into_bytes();
+    let at = bytes.len().saturating_sub(10);
+    if let Some(b) = bytes.get_mut(at) {
+        *b = if *b == b'A' { b'B' } else { b'A' };
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
 fn padded_signature(t: String) -> String {
     format!("{t}=")
 }
@@ -567,6 +577,11 @@ pub fn cases() -> Vec<Case> {
             drop_signature as fn(String) -> String,
         ),
         ("a_truncated_signature_is_refused", truncate_signature),
+        // Hosts remember verified tokens under their hash; this one is compared, not recognised.
+        (
+            "a_token_one_character_off_a_remembered_one_is_refused",
+            one_signature_character_off,
+        ),
         ("a_longer_signature_is_refused", longer_signature),
         (
             "the_right_mac_over_different_bytes_is_refused",

@@ -593,11 +593,12 @@ pub fn cases() -> Vec<Case> {
         // A header cannot carry an empty value alike through every proxy (Envoy drops one set
         // empty): an empty claim forwards no header on every host, and a client-sent one is gone.
         case("an_empty_identity_claim_forwards_no_header", "demo", "/standup?jwt={token}")
-            .header("x-roomgate-name", "Mallory").header("x-roomgate-subject", "mallory")
+            .header("x-roomgate-name", "Mallory").header("x_roomgate_name", "Mallory")
+            .header("x-roomgate-subject", "mallory")
             .jwt(json!({"iss": "roomgate-demo", "aud": "jitsi", "room": "standup", "exp": "@now+600",
                         "sub": "", "context": {"user": {"name": "", "moderator": true}}}))
             .allow().up("x-roomgate-room", "standup").up("x-roomgate-moderator", "true")
-            .up_absent("x-roomgate-name").up_absent("x-roomgate-subject"),
+            .up_absent("x-roomgate-name").up_absent("x_roomgate_name").up_absent("x-roomgate-subject"),
         // videocall.rs: the room comes from the token; the old path is gone. The media server checks
         // the token again, so it reaches it.
         case("the_lobby_takes_the_room_from_the_token_and_passes_it_on", "videocall", "/lobby?token={token}")
